@@ -1,0 +1,208 @@
+//! The pipeline: size policy → exact-equality check → change maps → thresholds →
+//! regions → report. Pictures are made afterwards, only on request (`render.rs`).
+
+use crate::align::{align, Alignment};
+use crate::error::Result;
+use crate::load::Image;
+use crate::map::{Map, Tiles};
+use crate::options::{Method, Options, Rect, Settings, Threshold, PIXEL_FLOOR, SSIM_FLOOR};
+use crate::regions::{self, Region, Sample};
+use crate::report::{ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
+use crate::{pixel, ssim};
+use image::RgbaImage;
+use std::borrow::Cow;
+
+/// Evidence bits.
+pub const EVIDENCE_PIXEL: u8 = 1;
+pub const EVIDENCE_SSIM: u8 = 2;
+/// A region smaller than the minimum area is kept when its peak is this many
+/// threshold units: a single strongly changed pixel is a change, a faint one is noise.
+const STRONG: f32 = 3.0;
+/// In the fused method, SSIM evidence counts only where the colour difference is at
+/// least this share of the pixel threshold, so SSIM's noise in flat areas and at
+/// shifted edges cannot create boxes on its own.
+const SSIM_SUPPORT: f32 = 0.5;
+
+/// A finished comparison: the report plus what pictures are drawn from.
+pub struct Comparison<'a> {
+    pub report: Report,
+    /// A and B after the size policy.
+    pub a: Cow<'a, RgbaImage>,
+    pub b: Cow<'a, RgbaImage>,
+    pub(crate) fields: Fields,
+}
+
+/// The change maps and thresholds, from which each pixel's evidence is read.
+pub(crate) struct Fields {
+    pub method: Method,
+    pub pixel: Map,
+    pub ssim: Option<Map>,
+    pub pixel_t: f32,
+    pub ssim_t: f32,
+    pub ignore: Vec<Rect>,
+}
+
+impl Fields {
+    /// The evidence at one pixel, `None` when it is below every threshold.
+    #[inline]
+    pub fn sample(&self, x: u32, y: u32) -> Option<Sample> {
+        if !self.pixel.has_tile_at(x, y) {
+            return None;
+        }
+        let de = self.pixel.get(x, y);
+        let pixel_score = de / self.pixel_t;
+        let ssim_score = self.ssim.as_ref().map_or(0.0, |m| m.get(x, y) / self.ssim_t);
+        let (score, evidence) = match self.method {
+            Method::Pixel => (pixel_score, u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL),
+            Method::Ssim => (ssim_score, u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
+            Method::Fused => {
+                let ssim_score = if pixel_score >= SSIM_SUPPORT { ssim_score } else { 0.0 };
+                (
+                    pixel_score.max(ssim_score),
+                    u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL
+                        | u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM,
+                )
+            }
+        };
+        if evidence == 0 || self.ignored(x, y) {
+            return None;
+        }
+        Some(Sample {
+            score,
+            delta_e: de,
+            evidence,
+        })
+    }
+
+    /// The change at one pixel in threshold units (for the heatmap), 0 in ignored areas.
+    pub fn score(&self, x: u32, y: u32) -> f32 {
+        if !self.pixel.has_tile_at(x, y) || self.ignored(x, y) {
+            return 0.0;
+        }
+        let pixel_score = self.pixel.get(x, y) / self.pixel_t;
+        let ssim_score = self.ssim.as_ref().map_or(0.0, |m| m.get(x, y) / self.ssim_t);
+        match self.method {
+            Method::Pixel => pixel_score,
+            Method::Ssim => ssim_score,
+            Method::Fused if pixel_score >= SSIM_SUPPORT => pixel_score.max(ssim_score),
+            Method::Fused => pixel_score,
+        }
+    }
+
+    fn ignored(&self, x: u32, y: u32) -> bool {
+        self.ignore
+            .iter()
+            .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+    }
+}
+
+/// Compares two decoded images.
+pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comparison<'a>> {
+    let settings = options.validate()?;
+    let (ia, ib, alignment) = align(a, b, settings.size_policy)?;
+    let (w, h) = ia.dimensions();
+    let tiles = Tiles::find(&ia, &ib);
+    let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
+
+    let pixel_t = match settings.pixel_threshold {
+        Threshold::Fixed(t) => t,
+        Threshold::Auto => PIXEL_FLOOR,
+    };
+    let ssim_t = match settings.ssim_threshold {
+        Threshold::Fixed(t) => t,
+        Threshold::Auto => SSIM_FLOOR,
+    };
+    let ssim_kind = match settings.method {
+        Method::Pixel => ssim::MapKind::None,
+        Method::Ssim | Method::Fused => ssim::MapKind::ShiftTolerant,
+    };
+    let (pixel_map, ssim_result) = if tiles.is_clean() {
+        (Map::zeros(w, h), None)
+    } else {
+        rayon::join(
+            || pixel::pixel_map(&ia, &ib, alpha, &tiles),
+            || Some(ssim::compute(&ssim::Luma(&ia), &ssim::Luma(&ib), &tiles, ssim_kind)),
+        )
+    };
+    let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score);
+    let ssim_map = ssim_result
+        .map(|s| s.map)
+        .filter(|_| ssim_kind != ssim::MapKind::None);
+
+    let fields = Fields {
+        method: settings.method,
+        pixel: pixel_map,
+        ssim: ssim_map,
+        pixel_t,
+        ssim_t,
+        ignore: settings.ignore.clone(),
+    };
+    let regions = if tiles.is_clean() {
+        Vec::new()
+    } else {
+        find_regions(&fields, &settings, w, h)
+    };
+    let total = (u64::from(w) * u64::from(h)) as f64;
+    let changed: u64 = regions.iter().map(|r| r.changed_pixels).sum();
+    let boxes: Vec<ChangeBox> = regions.iter().map(to_box).collect();
+    let verdict = if tiles.is_clean() {
+        Verdict::Identical
+    } else if boxes.is_empty() {
+        Verdict::Same
+    } else {
+        Verdict::Different
+    };
+    let report = Report {
+        schema: REPORT_SCHEMA,
+        a: a.info(),
+        b: b.info(),
+        method: settings.method,
+        alignment,
+        verdict,
+        scores: Scores {
+            ssim: ssim_score,
+            changed_pixel_ratio: changed as f64 / total,
+            differing_pixel_ratio: tiles.differing_pixels as f64 / total,
+            max_delta_e: fields.pixel.max(),
+        },
+        thresholds: Thresholds {
+            pixel_delta_e: pixel_t,
+            ssim_dissimilarity: ssim_t,
+        },
+        boxes,
+    };
+    Ok(Comparison {
+        report,
+        a: ia,
+        b: ib,
+        fields,
+    })
+}
+
+fn find_regions(fields: &Fields, settings: &Settings, w: u32, h: u32) -> Vec<Region> {
+    let found = regions::components(w, h, |x, y| fields.sample(x, y));
+    let merged = regions::merge_near(found, settings.merge_distance);
+    regions::drop_specks(merged, settings.min_area, STRONG)
+}
+
+fn to_box(r: &Region) -> ChangeBox {
+    let rect = r.rect();
+    let mut evidence = Vec::new();
+    if r.evidence & EVIDENCE_PIXEL != 0 {
+        evidence.push("pixel");
+    }
+    if r.evidence & EVIDENCE_SSIM != 0 {
+        evidence.push("ssim");
+    }
+    ChangeBox {
+        x: rect.x,
+        y: rect.y,
+        w: rect.w,
+        h: rect.h,
+        area: u64::from(rect.w) * u64::from(rect.h),
+        changed_pixels: r.changed_pixels,
+        mean_change: (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32,
+        peak_change: r.peak_delta_e,
+        evidence,
+    }
+}

@@ -1,0 +1,219 @@
+//! Loading images: file checks, format sniffing, limits checked against the header
+//! before any pixel memory is allocated, decoding to 8-bit RGBA.
+//!
+//! Alpha is kept. The comparison treats a pixel as the colour it shows over *both*
+//! a white and a black background (see `pixel.rs`), so a change of transparency is a
+//! change, while fully transparent pixels compare equal whatever colour they store.
+
+use crate::error::{Error, Result};
+use crate::options::Limits;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
+use serde::Serialize;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// A decoded input image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Where it came from (for messages and the report).
+    pub path: PathBuf,
+    /// Detected file format, lowercase (`png`, `jpeg`, ...).
+    pub format: String,
+    /// The pixels, 8-bit RGBA.
+    pub rgba: RgbaImage,
+    /// True when at least one pixel is not fully opaque.
+    pub has_alpha: bool,
+}
+
+/// What the report says about an input.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    pub path: String,
+    pub format: String,
+    pub width: u32,
+    pub height: u32,
+    pub has_alpha: bool,
+}
+
+impl Image {
+    /// Wraps pixels that did not come from a file (tests, the web page's uploads).
+    pub fn from_rgba(path: impl Into<PathBuf>, rgba: RgbaImage) -> Image {
+        let has_alpha = rgba.pixels().any(|p| p[3] != 255);
+        Image {
+            path: path.into(),
+            format: "raw".into(),
+            rgba,
+            has_alpha,
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.rgba.width()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.rgba.height()
+    }
+
+    pub fn info(&self) -> ImageInfo {
+        ImageInfo {
+            path: self.path.display().to_string(),
+            format: self.format.clone(),
+            width: self.width(),
+            height: self.height(),
+            has_alpha: self.has_alpha,
+        }
+    }
+}
+
+/// Reads and decodes one image file within `limits`.
+pub fn load(path: &Path, limits: &Limits) -> Result<Image> {
+    let read_err = |problem: String| Error::Read {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| read_err(io_problem(&e)))?;
+    if meta.is_dir() {
+        return Err(read_err("is a directory, not an image file".into()));
+    }
+    if meta.len() == 0 {
+        return Err(read_err("file is empty".into()));
+    }
+    if meta.len() > limits.max_file_bytes {
+        return Err(Error::Limit {
+            path: path.to_path_buf(),
+            problem: format!(
+                "file is {} bytes, over the limit of {} bytes",
+                meta.len(),
+                limits.max_file_bytes
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| read_err(io_problem(&e)))?;
+    decode(path, &bytes, limits)
+}
+
+/// Decodes an image held in memory; `path` is used for messages only.
+pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
+    let decode_err = |problem: String| Error::Decode {
+        path: path.to_path_buf(),
+        problem,
+    };
+    if bytes.is_empty() {
+        return Err(Error::Read {
+            path: path.to_path_buf(),
+            problem: "file is empty".into(),
+        });
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::Limit {
+            path: path.to_path_buf(),
+            problem: format!(
+                "file is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                limits.max_file_bytes
+            ),
+        });
+    }
+    let format = image::guess_format(bytes).map_err(|_| {
+        decode_err(
+            "not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)".into(),
+        )
+    })?;
+    if !matches!(
+        format,
+        ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::WebP
+            | ImageFormat::Bmp
+            | ImageFormat::Tiff
+            | ImageFormat::Gif
+    ) {
+        return Err(decode_err(format!(
+            "{} images are not supported (PNG, JPEG, WebP, BMP, TIFF, GIF are)",
+            format_name(format)
+        )));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // The decoder's own allocations (metadata chunks, frame buffers) are bounded too.
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
+    reader.limits(decoder_limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_err(decode_problem(format, &e)))?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if w == 0 || h == 0 {
+        return Err(decode_err(format!("image has no pixels ({w}x{h})")));
+    }
+    if pixels > limits.max_pixels {
+        return Err(Error::Limit {
+            path: path.to_path_buf(),
+            problem: format!(
+                "image is {w}x{h} ({pixels} pixels), over the limit of {} pixels \
+                 (raise it with --max-pixels)",
+                limits.max_pixels
+            ),
+        });
+    }
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder)
+        .map_err(|e| decode_err(decode_problem(format, &e)))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let may_have_alpha = img.color().has_alpha();
+    let rgba = img.into_rgba8();
+    let has_alpha = may_have_alpha && rgba.pixels().any(|p| p[3] != 255);
+    Ok(Image {
+        path: path.to_path_buf(),
+        format: format_name(format).to_ascii_lowercase(),
+        rgba,
+        has_alpha,
+    })
+}
+
+fn format_name(f: ImageFormat) -> &'static str {
+    match f {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Ico => "ICO",
+        ImageFormat::Avif => "AVIF",
+        ImageFormat::Pnm => "PNM",
+        ImageFormat::Tga => "TGA",
+        ImageFormat::Hdr => "HDR",
+        ImageFormat::OpenExr => "OpenEXR",
+        ImageFormat::Dds => "DDS",
+        ImageFormat::Farbfeld => "Farbfeld",
+        ImageFormat::Qoi => "QOI",
+        _ => "this format's",
+    }
+}
+
+fn decode_problem(format: ImageFormat, e: &image::ImageError) -> String {
+    use image::ImageError as E;
+    let detail = match e {
+        E::Decoding(d) => d.to_string(),
+        E::Limits(l) => format!("over a decoder limit ({l})"),
+        E::Unsupported(u) => format!("unsupported variant ({u})"),
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "file is truncated".to_string()
+        }
+        other => other.to_string(),
+    };
+    let detail = detail.replace('\n', " ");
+    format!("corrupt or truncated {} file: {detail}", format_name(format))
+}
+
+fn io_problem(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

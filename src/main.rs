@@ -1,0 +1,303 @@
+//! The `spotdiff` command: a thin front over the library. It parses arguments, prints
+//! the report, writes the pictures asked for and maps the result to an exit code:
+//! 0 no difference, 1 differences found, 2 error.
+
+use clap::{Args, Parser, Subcommand};
+use spotdiff::render::{parse_hex_color, render, Picture, Style};
+use spotdiff::report::{Report, Verdict};
+use spotdiff::write::{prepare_dir, Staged};
+use spotdiff::{compare, load_pair, Limits, Method, Options, Rect, SizePolicy, Threshold};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_SAME: u8 = 0;
+const EXIT_DIFFERENT: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "spotdiff",
+    version,
+    about = "Find every region that changed between two images, box it, and score the similarity.",
+    after_help = "Exit codes: 0 = no difference, 1 = differences found, 2 = error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare two images: print the changed regions and scores, write pictures.
+    #[command(after_help = COMPARE_HELP)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_HELP: &str = "\
+Exit codes:
+  0  no difference (identical, or only changes below the thresholds)
+  1  differences found (at least one box)
+  2  error (unreadable or corrupt input, bad option, unwritable output)
+
+Pictures (with --out; all six unless --write picks some):
+  a        A with boxes              (a_boxes.png)
+  b        B with boxes              (b_boxes.png)
+  side     A | B with boxes on both  (side_by_side.png)
+  heatmap  change heatmap            (heatmap.png)
+  mask     binary mask of changes    (mask.png)
+  filled   B with changes filled     (filled.png)
+
+Examples:
+  spotdiff compare before.png after.png
+  spotdiff compare before.png after.png --out diff/ --write side,heatmap
+  spotdiff compare a.jpg b.jpg --json --ignore 0,0,400,60 --color '#00c8ff'";
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The first (reference) image.
+    a: PathBuf,
+    /// The second image.
+    b: PathBuf,
+
+    /// Evidence that decides what changed: fused (colour + structure), pixel
+    /// (colour difference only) or ssim (structure only).
+    #[arg(short, long, default_value = "fused", value_parser = parse_method)]
+    method: Method,
+
+    /// Colour-difference threshold in ΔE (CIE76), or `auto` (12; a just-noticeable
+    /// difference is about 2.3, a clearly visible one 10+).
+    #[arg(short, long, default_value = "auto", value_parser = parse_threshold)]
+    threshold: Threshold,
+
+    /// SSIM threshold as `1 - SSIM` (0..2), or `auto` (0.5).
+    #[arg(long, default_value = "auto", value_parser = parse_threshold)]
+    ssim_threshold: Threshold,
+
+    /// Smallest change reported, in changed pixels; smaller ones are dropped unless
+    /// they change strongly (3× the threshold).
+    #[arg(long, default_value_t = 12)]
+    min_area: u32,
+
+    /// Changes closer than this many pixels are merged into one box.
+    #[arg(long, default_value_t = 12)]
+    merge_distance: u32,
+
+    /// A rectangle `x,y,w,h` that never produces boxes (repeatable).
+    #[arg(long = "ignore", value_name = "X,Y,W,H", value_parser = parse_rect)]
+    ignore: Vec<Rect>,
+
+    /// When sizes differ: error, resize (B to A's size, same aspect ratio only) or pad
+    /// (both to the larger size; the padding counts as changed).
+    #[arg(long, default_value = "error", value_parser = parse_size_policy)]
+    size_policy: SizePolicy,
+
+    /// Folder for the pictures (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Pictures to write, comma-separated: a,b,side,heatmap,mask,filled or all.
+    #[arg(short, long, value_name = "LIST", value_delimiter = ',', value_parser = parse_picture)]
+    write: Vec<Vec<Picture>>,
+
+    /// Box and fill colour, CSS hex (#rgb or #rrggbb).
+    #[arg(long, default_value = "#ff0044", value_parser = parse_color)]
+    color: [u8; 3],
+
+    /// Box line thickness in pixels (drawn outside the box).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    thickness: u32,
+
+    /// Opacity of the fill in the `filled` picture, 0..1.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_opacity)]
+    fill_opacity: f32,
+
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Refuse images with more pixels than this (checked before decoding).
+    #[arg(long, default_value_t = 100_000_000)]
+    max_pixels: u64,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::parse(s).ok_or_else(|| format!("unknown method `{s}` (use fused, pixel or ssim)"))
+}
+
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Threshold::Auto);
+    }
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Fixed(v)),
+        _ => Err(format!("`{s}` is not `auto` or a positive number")),
+    }
+}
+
+fn parse_rect(s: &str) -> Result<Rect, String> {
+    Rect::parse(s).ok_or_else(|| format!("`{s}` is not a rectangle x,y,w,h with w,h > 0"))
+}
+
+fn parse_size_policy(s: &str) -> Result<SizePolicy, String> {
+    match s {
+        "error" => Ok(SizePolicy::Error),
+        "resize" => Ok(SizePolicy::Resize),
+        "pad" => Ok(SizePolicy::Pad),
+        _ => Err(format!("unknown size policy `{s}` (use error, resize or pad)")),
+    }
+}
+
+fn parse_picture(s: &str) -> Result<Vec<Picture>, String> {
+    if s == "all" {
+        return Ok(Picture::ALL.to_vec());
+    }
+    Picture::parse(s).map(|p| vec![p]).ok_or_else(|| {
+        format!("unknown picture `{s}` (use a, b, side, heatmap, mask, filled or all)")
+    })
+}
+
+fn parse_color(s: &str) -> Result<[u8; 3], String> {
+    parse_hex_color(s).ok_or_else(|| format!("`{s}` is not a hex colour like #ff0044 or #f04"))
+}
+
+fn parse_opacity(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_SAME };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Compare(args) => run_compare(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("spotdiff: error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
+    let mut pictures: Vec<Picture> = args.write.iter().flatten().copied().collect();
+    pictures.sort();
+    pictures.dedup();
+    if !pictures.is_empty() && args.out.is_none() {
+        return Err(spotdiff::Error::InvalidOption(
+            "--write needs --out DIR to say where the pictures go".into(),
+        ));
+    }
+    if pictures.is_empty() && args.out.is_some() {
+        pictures = Picture::ALL.to_vec();
+    }
+    let options = Options {
+        method: args.method,
+        pixel_threshold: args.threshold,
+        ssim_threshold: args.ssim_threshold,
+        min_area: args.min_area,
+        merge_distance: args.merge_distance,
+        ignore: args.ignore,
+        size_policy: args.size_policy,
+        limits: Limits {
+            max_pixels: args.max_pixels,
+            ..Limits::default()
+        },
+    };
+    options.validate()?;
+    if let Some(dir) = &args.out {
+        prepare_dir(dir)?;
+    }
+    let (a, b) = load_pair(&args.a, &args.b, &options.limits)?;
+    let cmp = compare(&a, &b, &options)?;
+    let style = Style {
+        color: args.color,
+        thickness: args.thickness,
+        fill_opacity: args.fill_opacity,
+    };
+    let mut written = Vec::new();
+    if let Some(dir) = &args.out {
+        let mut staged = Staged::default();
+        for p in &pictures {
+            staged.png(&dir.join(p.file_name()), &render(&cmp, *p, &style))?;
+        }
+        written = staged.commit()?;
+    }
+    let report = &cmp.report;
+    if args.json {
+        let mut value = serde_json::to_value(report).expect("report serialises");
+        value["pictures"] = serde_json::Value::Object(
+            pictures
+                .iter()
+                .zip(&written)
+                .map(|(p, path)| (p.name().to_string(), path.display().to_string().into()))
+                .collect(),
+        );
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    } else {
+        print_text(report, &written);
+    }
+    Ok(if report.is_different() {
+        EXIT_DIFFERENT
+    } else {
+        EXIT_SAME
+    })
+}
+
+fn print_text(r: &Report, written: &[PathBuf]) {
+    let s = &r.scores;
+    let n = r.boxes.len();
+    let headline = match r.verdict {
+        Verdict::Identical => "identical: the images are pixel-for-pixel equal".to_string(),
+        Verdict::Same => "same: no change above the thresholds".to_string(),
+        Verdict::Different => format!(
+            "different: {n} changed region{}",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    println!("{headline}");
+    println!(
+        "  SSIM {:.4}   changed {:.3}% of pixels   max ΔE {:.1}   (thresholds: ΔE {}, 1-SSIM {})",
+        s.ssim,
+        s.changed_pixel_ratio * 100.0,
+        s.max_delta_e,
+        r.thresholds.pixel_delta_e,
+        r.thresholds.ssim_dissimilarity
+    );
+    match &r.alignment {
+        spotdiff::align::Alignment::None => {}
+        spotdiff::align::Alignment::ResizedB { from, to } => println!(
+            "  B was resized from {}x{} to {}x{}",
+            from[0], from[1], to[0], to[1]
+        ),
+        spotdiff::align::Alignment::Padded { to } => {
+            println!("  both images were padded to {}x{}", to[0], to[1])
+        }
+    }
+    for (i, b) in r.boxes.iter().enumerate() {
+        println!(
+            "  #{:<3} x={:<5} y={:<5} w={:<5} h={:<5} changed px {:<7} ΔE mean {:>5.1} peak {:>5.1}  [{}]",
+            i + 1,
+            b.x,
+            b.y,
+            b.w,
+            b.h,
+            b.changed_pixels,
+            b.mean_change,
+            b.peak_change,
+            b.evidence.join(", ")
+        );
+    }
+    for p in written {
+        println!("  wrote {}", p.display());
+    }
+}

@@ -1,0 +1,243 @@
+//! Options for a comparison: one public struct with `Default`, validated once into
+//! [`Settings`], which is what the internals trust.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// Which evidence decides what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Colour difference (CIE Lab ΔE) with tolerance for small shifts.
+    Pixel,
+    /// Structural similarity (SSIM) on luma, with tolerance for small shifts.
+    Ssim,
+    /// Pixel evidence plus SSIM evidence for faint structural changes.
+    #[default]
+    Fused,
+}
+
+impl Method {
+    /// Parses `pixel`, `ssim` or `fused`.
+    pub fn parse(s: &str) -> Option<Method> {
+        match s.to_ascii_lowercase().as_str() {
+            "pixel" => Some(Method::Pixel),
+            "ssim" => Some(Method::Ssim),
+            "fused" | "default" => Some(Method::Fused),
+            _ => None,
+        }
+    }
+}
+
+/// A threshold: chosen from the images, or fixed by the user.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Threshold {
+    /// max(Otsu's threshold (capped), an absolute floor).
+    #[default]
+    Auto,
+    /// A fixed value in the map's own unit.
+    Fixed(f32),
+}
+
+/// What to do when the two images differ in size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SizePolicy {
+    /// Refuse, and say how to proceed.
+    #[default]
+    Error,
+    /// Resize B to A's size when the aspect ratios agree (within 1 %).
+    Resize,
+    /// Pad both to the larger width and height with transparent pixels
+    /// (the padded area counts as changed where the other image has content).
+    Pad,
+}
+
+/// An axis-aligned rectangle in pixels: left, top, width, height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Rect {
+    /// Parses `x,y,w,h` (also accepts `x,y,wxh`).
+    pub fn parse(s: &str) -> Option<Rect> {
+        let parts: Vec<u32> = s
+            .split([',', 'x', ' '])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim().parse().ok())
+            .collect::<Option<Vec<u32>>>()?;
+        match parts[..] {
+            [x, y, w, h] if w > 0 && h > 0 => Some(Rect { x, y, w, h }),
+            _ => None,
+        }
+    }
+
+    /// Right edge, exclusive.
+    pub fn right(&self) -> u32 {
+        self.x.saturating_add(self.w)
+    }
+
+    /// Bottom edge, exclusive.
+    pub fn bottom(&self) -> u32 {
+        self.y.saturating_add(self.h)
+    }
+}
+
+/// Limits checked before any pixel memory is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest image accepted, in pixels (width × height).
+    /// Default: 100,000,000.
+    pub max_pixels: u64,
+    /// Largest input file accepted, in bytes.
+    /// Default: 512 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pixels: 100_000_000,
+            max_file_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// Everything a comparison can be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Which evidence decides what changed.
+    /// Default: [`Method::Fused`].
+    pub method: Method,
+    /// Colour-difference threshold, in CIE76 ΔE units.
+    /// Default: auto (at least 12).
+    pub pixel_threshold: Threshold,
+    /// SSIM dissimilarity threshold, `1 - SSIM` in 0..2.
+    /// Default: auto (at least 0.5).
+    pub ssim_threshold: Threshold,
+    /// Smallest changed region reported, in changed pixels. Smaller regions are
+    /// dropped unless their change is strong (at least 3× the threshold).
+    /// Default: 12.
+    pub min_area: u32,
+    /// Boxes closer than this many pixels (gap between edges) are merged into one.
+    /// Default: 12.
+    pub merge_distance: u32,
+    /// Rectangles that never produce boxes (in A's coordinates).
+    /// Default: none.
+    pub ignore: Vec<Rect>,
+    /// What to do when the images differ in size.
+    /// Default: [`SizePolicy::Error`].
+    pub size_policy: SizePolicy,
+    /// Input limits.
+    /// Default: see [`Limits`].
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            method: Method::Fused,
+            pixel_threshold: Threshold::Auto,
+            ssim_threshold: Threshold::Auto,
+            min_area: 12,
+            merge_distance: 12,
+            ignore: Vec::new(),
+            size_policy: SizePolicy::Error,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Floor of the automatic pixel threshold, ΔE.
+pub const PIXEL_FLOOR: f32 = 12.0;
+/// Floor of the automatic SSIM-dissimilarity threshold.
+pub const SSIM_FLOOR: f32 = 0.5;
+
+/// Validated options: what the internals trust.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub method: Method,
+    pub pixel_threshold: Threshold,
+    pub ssim_threshold: Threshold,
+    pub min_area: u32,
+    pub merge_distance: u32,
+    pub ignore: Vec<Rect>,
+    pub size_policy: SizePolicy,
+}
+
+impl Options {
+    /// Checks every value once. Errors name the option and the accepted range.
+    pub fn validate(&self) -> Result<Settings> {
+        if let Threshold::Fixed(t) = self.pixel_threshold {
+            if !(t.is_finite() && t > 0.0 && t <= 300.0) {
+                return Err(Error::InvalidOption(format!(
+                    "pixel threshold {t} is out of range (ΔE, greater than 0 and at most 300)"
+                )));
+            }
+        }
+        if let Threshold::Fixed(t) = self.ssim_threshold {
+            if !(t.is_finite() && t > 0.0 && t <= 2.0) {
+                return Err(Error::InvalidOption(format!(
+                    "SSIM threshold {t} is out of range (1 - SSIM, greater than 0 and at most 2)"
+                )));
+            }
+        }
+        if self.merge_distance > 10_000 {
+            return Err(Error::InvalidOption(format!(
+                "merge distance {} is out of range (0 to 10000 pixels)",
+                self.merge_distance
+            )));
+        }
+        if self.limits.max_pixels == 0 || self.limits.max_file_bytes == 0 {
+            return Err(Error::InvalidOption("limits must be greater than 0".into()));
+        }
+        Ok(Settings {
+            method: self.method,
+            pixel_threshold: self.pixel_threshold,
+            ssim_threshold: self.ssim_threshold,
+            min_area: self.min_area.max(1),
+            merge_distance: self.merge_distance,
+            ignore: self.ignore.clone(),
+            size_policy: self.size_policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rect_parses_both_forms() {
+        assert_eq!(
+            Rect::parse("10,20,30,40"),
+            Some(Rect { x: 10, y: 20, w: 30, h: 40 })
+        );
+        assert_eq!(
+            Rect::parse("10,20,30x40"),
+            Some(Rect { x: 10, y: 20, w: 30, h: 40 })
+        );
+        assert_eq!(Rect::parse("10,20,0,40"), None);
+        assert_eq!(Rect::parse("10,20,30"), None);
+        assert_eq!(Rect::parse("a,b,c,d"), None);
+    }
+
+    #[test]
+    fn bad_thresholds_are_refused() {
+        let o = Options {
+            pixel_threshold: Threshold::Fixed(-1.0),
+            ..Options::default()
+        };
+        assert!(o.validate().is_err());
+        let o = Options {
+            ssim_threshold: Threshold::Fixed(f32::NAN),
+            ..Options::default()
+        };
+        assert!(o.validate().is_err());
+        assert!(Options::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,238 @@
+//! From a thresholded change map to boxes: connected components (8-connected, found
+//! run by run so memory follows the changed area, not the image), merging of nearby
+//! components into one box, and dropping of faint specks.
+
+use crate::options::Rect;
+
+/// A changed pixel's evidence, as the region builder sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    /// Change in threshold units (1.0 = exactly at the threshold).
+    pub score: f32,
+    /// Colour difference, ΔE.
+    pub delta_e: f32,
+    /// Bit set of the evidence that exceeded its own threshold here.
+    pub evidence: u8,
+}
+
+/// A group of changed pixels with one bounding box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub x0: u32,
+    pub y0: u32,
+    /// Inclusive.
+    pub x1: u32,
+    /// Inclusive.
+    pub y1: u32,
+    pub changed_pixels: u64,
+    pub sum_delta_e: f64,
+    pub peak_delta_e: f32,
+    pub peak_score: f32,
+    pub evidence: u8,
+}
+
+impl Region {
+    pub fn rect(&self) -> Rect {
+        Rect {
+            x: self.x0,
+            y: self.y0,
+            w: self.x1 - self.x0 + 1,
+            h: self.y1 - self.y0 + 1,
+        }
+    }
+
+    fn absorb(&mut self, o: &Region) {
+        self.x0 = self.x0.min(o.x0);
+        self.y0 = self.y0.min(o.y0);
+        self.x1 = self.x1.max(o.x1);
+        self.y1 = self.y1.max(o.y1);
+        self.changed_pixels += o.changed_pixels;
+        self.sum_delta_e += o.sum_delta_e;
+        self.peak_delta_e = self.peak_delta_e.max(o.peak_delta_e);
+        self.peak_score = self.peak_score.max(o.peak_score);
+        self.evidence |= o.evidence;
+    }
+
+    /// Gap between two boxes along the larger axis (0 when they touch or overlap).
+    fn gap(&self, o: &Region) -> u32 {
+        let gx = o.x0.saturating_sub(self.x1).max(self.x0.saturating_sub(o.x1));
+        let gy = o.y0.saturating_sub(self.y1).max(self.y0.saturating_sub(o.y1));
+        gx.max(gy).saturating_sub(1)
+    }
+}
+
+/// A run of changed pixels in one row: `[x0, x1)`.
+struct Run {
+    y: u32,
+    x0: u32,
+    x1: u32,
+}
+
+/// Finds 8-connected components of the pixels where `changed(x, y)` is `Some`.
+pub fn components(
+    width: u32,
+    height: u32,
+    mut changed: impl FnMut(u32, u32) -> Option<Sample>,
+) -> Vec<Region> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut parent: Vec<usize> = Vec::new();
+    let mut stats: Vec<Region> = Vec::new();
+    let mut prev_row: std::ops::Range<usize> = 0..0;
+
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+
+    for y in 0..height {
+        let row_start = runs.len();
+        let mut x = 0;
+        while x < width {
+            let Some(first) = changed(x, y) else {
+                x += 1;
+                continue;
+            };
+            let mut reg = Region {
+                x0: x,
+                y0: y,
+                x1: x,
+                y1: y,
+                changed_pixels: 0,
+                sum_delta_e: 0.0,
+                peak_delta_e: 0.0,
+                peak_score: 0.0,
+                evidence: 0,
+            };
+            let add = |s: Sample, reg: &mut Region| {
+                reg.changed_pixels += 1;
+                reg.sum_delta_e += f64::from(s.delta_e);
+                reg.peak_delta_e = reg.peak_delta_e.max(s.delta_e);
+                reg.peak_score = reg.peak_score.max(s.score);
+                reg.evidence |= s.evidence;
+            };
+            add(first, &mut reg);
+            let x0 = x;
+            x += 1;
+            while x < width {
+                match changed(x, y) {
+                    Some(s) => add(s, &mut reg),
+                    None => break,
+                }
+                x += 1;
+            }
+            reg.x1 = x - 1;
+            let id = runs.len();
+            runs.push(Run { y, x0, x1: x });
+            parent.push(id);
+            stats.push(reg);
+            // Join with runs of the previous row that touch (8-connectivity).
+            for j in prev_row.clone() {
+                let r = &runs[j];
+                if r.x0 <= x && x0 <= r.x1 {
+                    let (ra, rb) = (find(&mut parent, id), find(&mut parent, j));
+                    if ra != rb {
+                        parent[ra] = rb;
+                    }
+                }
+            }
+        }
+        prev_row = row_start..runs.len();
+        debug_assert!(runs[row_start..].iter().all(|r| r.y == y));
+    }
+
+    // Fold run statistics into their roots.
+    let mut by_root: std::collections::BTreeMap<usize, Region> = std::collections::BTreeMap::new();
+    for i in 0..runs.len() {
+        let root = find(&mut parent, i);
+        match by_root.get_mut(&root) {
+            Some(r) => r.absorb(&stats[i]),
+            None => {
+                by_root.insert(root, stats[i].clone());
+            }
+        }
+    }
+    by_root.into_values().collect()
+}
+
+/// Merges regions whose boxes are within `distance` px of each other, until none are.
+pub fn merge_near(mut regions: Vec<Region>, distance: u32) -> Vec<Region> {
+    loop {
+        let mut merged_any = false;
+        let mut out: Vec<Region> = Vec::with_capacity(regions.len());
+        for r in regions {
+            match out.iter_mut().find(|o| o.gap(&r) <= distance) {
+                Some(o) => {
+                    o.absorb(&r);
+                    merged_any = true;
+                }
+                None => out.push(r),
+            }
+        }
+        regions = out;
+        if !merged_any {
+            break;
+        }
+    }
+    regions.sort_by_key(|r| (r.y0, r.x0));
+    regions
+}
+
+/// Keeps regions big enough, or strong enough (peak at least `strong` threshold units).
+pub fn drop_specks(regions: Vec<Region>, min_area: u32, strong: f32) -> Vec<Region> {
+    regions
+        .into_iter()
+        .filter(|r| r.changed_pixels >= u64::from(min_area) || r.peak_score >= strong)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_mask(mask: &[&str]) -> Vec<Region> {
+        let h = mask.len() as u32;
+        let w = mask[0].len() as u32;
+        components(w, h, |x, y| {
+            (mask[y as usize].as_bytes()[x as usize] == b'#').then_some(Sample {
+                score: 1.0,
+                delta_e: 20.0,
+                evidence: 1,
+            })
+        })
+    }
+
+    #[test]
+    fn diagonal_pixels_are_one_component() {
+        let r = from_mask(&["#...", ".#..", "..#.", "...."]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].rect(), Rect { x: 0, y: 0, w: 3, h: 3 });
+        assert_eq!(r[0].changed_pixels, 3);
+    }
+
+    #[test]
+    fn u_shape_joins_late() {
+        let r = from_mask(&["#..#", "#..#", "####"]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].changed_pixels, 8);
+    }
+
+    #[test]
+    fn separate_blobs_merge_only_when_near() {
+        let r = from_mask(&["##......##", "##......##"]);
+        assert_eq!(r.len(), 2);
+        assert_eq!(merge_near(r.clone(), 5).len(), 2);
+        let m = merge_near(r, 6);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].rect(), Rect { x: 0, y: 0, w: 10, h: 2 });
+    }
+
+    #[test]
+    fn specks_go_unless_strong() {
+        let r = from_mask(&["#.....", "......", "....##"]);
+        assert_eq!(drop_specks(r.clone(), 2, 3.0).len(), 1);
+        assert_eq!(drop_specks(r, 2, 1.0).len(), 2);
+    }
+}

@@ -1,0 +1,83 @@
+//! The report: what a comparison found, in a stable shape for text and JSON.
+
+use crate::align::Alignment;
+use crate::load::ImageInfo;
+use crate::options::Method;
+use serde::Serialize;
+
+/// Version of the JSON report's shape. Bumped when a field changes meaning or goes.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// The outcome of one comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub a: ImageInfo,
+    pub b: ImageInfo,
+    pub method: Method,
+    /// What the size policy did.
+    pub alignment: Alignment,
+    /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported)
+    /// or `different` (at least one box).
+    pub verdict: Verdict,
+    pub scores: Scores,
+    pub thresholds: Thresholds,
+    pub boxes: Vec<ChangeBox>,
+}
+
+/// The one-word result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Identical,
+    Same,
+    Different,
+}
+
+/// Image-level scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scores {
+    /// Mean SSIM on luma (1 = identical).
+    pub ssim: f64,
+    /// Share of pixels inside reported changes (0..1).
+    pub changed_pixel_ratio: f64,
+    /// Share of pixels that differ at all, before any tolerance (0..1).
+    pub differing_pixel_ratio: f64,
+    /// Largest colour difference found (shift-tolerant ΔE, CIE76).
+    pub max_delta_e: f32,
+}
+
+/// The thresholds in force (chosen automatically or given).
+#[derive(Debug, Clone, Serialize)]
+pub struct Thresholds {
+    /// Colour difference, ΔE.
+    pub pixel_delta_e: f32,
+    /// `1 - SSIM`.
+    pub ssim_dissimilarity: f32,
+}
+
+/// One changed region.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChangeBox {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+    /// `w × h`.
+    pub area: u64,
+    /// Pixels inside the box that exceed the threshold.
+    pub changed_pixels: u64,
+    /// Mean colour difference over the changed pixels (ΔE).
+    pub mean_change: f32,
+    /// Largest colour difference in the box (ΔE).
+    pub peak_change: f32,
+    /// Which evidence found it: `pixel`, `ssim`.
+    pub evidence: Vec<&'static str>,
+}
+
+impl Report {
+    /// True when at least one box was reported.
+    pub fn is_different(&self) -> bool {
+        !self.boxes.is_empty()
+    }
+}

@@ -1,0 +1,102 @@
+//! Writing pictures without ever leaving a half-written file: each picture goes to a
+//! temporary name in the output folder, and all are renamed into place at the end.
+//! If anything fails, the temporary files are removed and nothing is renamed.
+
+use crate::error::{Error, Result};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{DynamicImage, ImageEncoder};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Files written under temporary names, waiting to be renamed into place.
+#[derive(Debug, Default)]
+pub struct Staged {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Makes sure `dir` exists and is writable, before any work is done.
+pub fn prepare_dir(dir: &Path) -> Result<()> {
+    let err = |problem: String| Error::Write {
+        path: dir.to_path_buf(),
+        problem,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(err("exists and is not a folder".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create folder: {}", io_text(&e))))?;
+    let probe = dir.join(format!(".spotdiff-probe-{}", std::process::id()));
+    File::create(&probe).map_err(|e| err(format!("folder is not writable: {}", io_text(&e))))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+impl Staged {
+    /// Encodes `img` as PNG to a temporary file next to `path`.
+    pub fn png(&mut self, path: &Path, img: &DynamicImage) -> Result<()> {
+        let tmp = temp_name(path);
+        let err = |problem: String| Error::Write {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let file = File::create(&tmp).map_err(|e| err(io_text(&e)))?;
+        self.files.push((tmp, path.to_path_buf()));
+        let mut out = BufWriter::new(file);
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+            .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+            .map_err(|e| err(e.to_string()))?;
+        out.flush().map_err(|e| err(io_text(&e)))?;
+        Ok(())
+    }
+
+    /// Writes bytes (e.g. a JSON report) to a temporary file next to `path`.
+    pub fn bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tmp = temp_name(path);
+        let err = |e: std::io::Error| Error::Write {
+            path: path.to_path_buf(),
+            problem: io_text(&e),
+        };
+        self.files.push((tmp.clone(), path.to_path_buf()));
+        std::fs::write(&tmp, bytes).map_err(err)
+    }
+
+    /// Renames every staged file into place.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>> {
+        let files = std::mem::take(&mut self.files);
+        let mut done = Vec::new();
+        for (i, (tmp, dest)) in files.iter().enumerate() {
+            if let Err(e) = std::fs::rename(tmp, dest) {
+                for (t, _) in &files[i..] {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err(Error::Write {
+                    path: dest.clone(),
+                    problem: io_text(&e),
+                });
+            }
+            done.push(dest.clone());
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotFound => "no such folder".into(),
+        _ => e.to_string(),
+    }
+}
