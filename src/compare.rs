@@ -15,8 +15,9 @@ use std::borrow::Cow;
 /// Evidence bits.
 pub const EVIDENCE_PIXEL: u8 = 1;
 pub const EVIDENCE_SSIM: u8 = 2;
-/// A region smaller than the minimum area is kept when its peak is this many
-/// threshold units: a single strongly changed pixel is a change, a faint one is noise.
+/// A region smaller than the minimum area is kept when its unblurred peak change is
+/// this many threshold units: a single strongly changed pixel (a stray red dot, a
+/// text caret) is a change, a faint one is noise.
 const STRONG: f32 = 3.0;
 /// In the fused method, SSIM evidence counts only where the colour difference is at
 /// least this share of the pixel threshold, so SSIM's noise in flat areas and at
@@ -140,7 +141,7 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
     let regions = if tiles.is_clean() {
         Vec::new()
     } else {
-        find_regions(&fields, &settings, w, h)
+        find_regions(&fields, &settings, &ia, &ib, alpha)
     };
     let total = (u64::from(w) * u64::from(h)) as f64;
     let changed: u64 = regions.iter().map(|r| r.changed_pixels).sum();
@@ -179,10 +180,68 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
     })
 }
 
-fn find_regions(fields: &Fields, settings: &Settings, w: u32, h: u32) -> Vec<Region> {
+fn find_regions(
+    fields: &Fields,
+    settings: &Settings,
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+) -> Vec<Region> {
+    let (w, h) = a.dimensions();
     let found = regions::components(w, h, |x, y| fields.sample(x, y));
+    // Faint pieces that are small or thin (under 4 px thick) and lie on an edge that
+    // both images have are that edge moved by a few pixels (binarisation, resampling,
+    // alignment jitter): drop them before they can be merged into a real change.
+    let faint = |r: &Region| r.sum_delta_e / (r.changed_pixels as f64) < 2.0 * f64::from(fields.pixel_t);
+    let small_or_thin = |r: &Region| {
+        let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
+        r.changed_pixels < u64::from(settings.min_area) || r.changed_pixels < 4 * length
+    };
+    let found: Vec<Region> = found
+        .into_iter()
+        .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
+        .collect();
+    let found = regions::drop_slivers(found, fields.pixel_t);
     let merged = regions::merge_near(found, settings.merge_distance);
-    regions::drop_specks(merged, settings.min_area, STRONG)
+    let merged = regions::drop_slivers(merged, fields.pixel_t);
+    // A small region survives only if it changed strongly and not on a shared edge
+    // (an isolated stray pixel is a change; binarisation noise along an edge is not).
+    let kept = regions::drop_specks(merged, settings.min_area, STRONG, |r| {
+        if on_shared_edge(a, b, r.rect()) {
+            0.0
+        } else {
+            pixel::raw_peak(a, b, alpha, r.rect()) / fields.pixel_t
+        }
+    });
+    kept.into_iter()
+        .map(|mut r| {
+            if let Some(tight) = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t) {
+                (r.x0, r.y0) = (tight.x, tight.y);
+                (r.x1, r.y1) = (tight.right() - 1, tight.bottom() - 1);
+            }
+            r
+        })
+        .collect()
+}
+
+/// True when both images have a strong luma edge (a range of at least a quarter of
+/// full scale) within 2 px of `r`.
+fn on_shared_edge(a: &RgbaImage, b: &RgbaImage, r: Rect) -> bool {
+    const MARGIN: u32 = 2;
+    const EDGE: u8 = 64;
+    let (w, h) = a.dimensions();
+    let (x0, y0) = (r.x.saturating_sub(MARGIN), r.y.saturating_sub(MARGIN));
+    let (x1, y1) = ((r.right() + MARGIN).min(w), (r.bottom() + MARGIN).min(h));
+    [a, b].iter().all(|img| {
+        let (mut lo, mut hi) = (u8::MAX, 0u8);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let l = crate::color::luma_over_white(img.get_pixel(x, y).0);
+                (lo, hi) = (lo.min(l), hi.max(l));
+            }
+        }
+        hi.saturating_sub(lo) >= EDGE
+    })
 }
 
 fn to_box(r: &Region) -> ChangeBox {

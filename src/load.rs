@@ -116,9 +116,7 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         });
     }
     let format = image::guess_format(bytes).map_err(|_| {
-        decode_err(
-            "not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)".into(),
-        )
+        decode_err("not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)".into())
     })?;
     if !matches!(
         format,
@@ -157,9 +155,16 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
             ),
         });
     }
+    // The JPEG decoder fills in whatever is missing from a truncated file, without an
+    // error; a cut-off JPEG would then be compared as if its lost part were gray.
+    if format == ImageFormat::Jpeg && jpeg_is_complete(bytes) == Some(false) {
+        return Err(decode_err(
+            "corrupt or truncated JPEG file: the image data has no end (EOI marker)".into(),
+        ));
+    }
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder)
-        .map_err(|e| decode_err(decode_problem(format, &e)))?;
+    let mut img =
+        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(decode_problem(format, &e)))?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
@@ -172,6 +177,30 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         rgba,
         has_alpha,
     })
+}
+
+/// Walks a JPEG's marker segments to the first scan and looks for the end-of-image
+/// marker after it (inside entropy-coded data 0xFF is always followed by 0x00 or a
+/// restart marker, so FF D9 there is the end). `None` when the layout is not what is
+/// expected: then the decoder decides.
+fn jpeg_is_complete(b: &[u8]) -> Option<bool> {
+    let mut i = 2; // after SOI
+    while i + 1 < b.len() {
+        if b[i] != 0xFF {
+            return None;
+        }
+        match b[i + 1] {
+            0xFF => i += 1,               // fill byte
+            0x01 | 0xD0..=0xD7 => i += 2, // markers without a length
+            0xDA => return Some(b[i..].windows(2).any(|w| w == [0xFF, 0xD9])),
+            _ if i + 3 < b.len() => {
+                let len = u16::from_be_bytes([b[i + 2], b[i + 3]]);
+                i += 2 + usize::from(len);
+            }
+            _ => break,
+        }
+    }
+    Some(false)
 }
 
 fn format_name(f: ImageFormat) -> &'static str {
@@ -207,7 +236,10 @@ fn decode_problem(format: ImageFormat, e: &image::ImageError) -> String {
         other => other.to_string(),
     };
     let detail = detail.replace('\n', " ");
-    format!("corrupt or truncated {} file: {detail}", format_name(format))
+    format!(
+        "corrupt or truncated {} file: {detail}",
+        format_name(format)
+    )
 }
 
 fn io_problem(e: &std::io::Error) -> String {

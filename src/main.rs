@@ -2,11 +2,14 @@
 //! the report, writes the pictures asked for and maps the result to an exit code:
 //! 0 no difference, 1 differences found, 2 error.
 
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use spotdiff::render::{parse_hex_color, render, Picture, Style};
 use spotdiff::report::{Report, Verdict};
 use spotdiff::write::{prepare_dir, Staged};
 use spotdiff::{compare, load_pair, Limits, Method, Options, Rect, SizePolicy, Threshold};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,10 +70,12 @@ struct CompareArgs {
     /// Colour-difference threshold in ΔE (CIE76), or `auto` (12; a just-noticeable
     /// difference is about 2.3, a clearly visible one 10+).
     #[arg(short, long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
     threshold: Threshold,
 
     /// SSIM threshold as `1 - SSIM` (0..2), or `auto` (0.5).
     #[arg(long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
     ssim_threshold: Threshold,
 
     /// Smallest change reported, in changed pixels; smaller ones are dropped unless
@@ -109,6 +114,7 @@ struct CompareArgs {
 
     /// Opacity of the fill in the `filled` picture, 0..1.
     #[arg(long, default_value_t = 0.5, value_parser = parse_opacity)]
+    #[arg(allow_negative_numbers = true)]
     fill_opacity: f32,
 
     /// Print the report as JSON instead of text.
@@ -143,7 +149,9 @@ fn parse_size_policy(s: &str) -> Result<SizePolicy, String> {
         "error" => Ok(SizePolicy::Error),
         "resize" => Ok(SizePolicy::Resize),
         "pad" => Ok(SizePolicy::Pad),
-        _ => Err(format!("unknown size policy `{s}` (use error, resize or pad)")),
+        _ => Err(format!(
+            "unknown size policy `{s}` (use error, resize or pad)"
+        )),
     }
 }
 
@@ -170,10 +178,23 @@ fn parse_opacity(s: &str) -> Result<f32, String> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_SAME };
+        // --help, --version, and a bare `spotdiff`: clap's own output.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_SAME
+            };
             let _ = e.print();
             return ExitCode::from(code);
+        }
+        // Usage errors: one line, like every other error.
+        Err(e) => {
+            eprintln!("spotdiff: error: {}", one_line(&e));
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let result = match cli.command {
@@ -185,6 +206,32 @@ fn main() -> ExitCode {
             eprintln!("spotdiff: error: {e}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// Clap's message on one line: its first paragraph (no tip, no usage block).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error:").unwrap_or(first);
+    let words: Vec<&str> = first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{} (see --help)", words.join(" "))
+}
+
+/// Prints to stdout. A closed pipe (`spotdiff ... | head -1`) is not an error: the
+/// exit code still tells the verdict.
+fn emit(text: &str) -> Result<(), spotdiff::Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(spotdiff::Error::Write {
+            path: "standard output".into(),
+            problem: e.to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -242,9 +289,12 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
                 .map(|(p, path)| (p.name().to_string(), path.display().to_string().into()))
                 .collect(),
         );
-        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("json")
+        ))?;
     } else {
-        print_text(report, &written);
+        emit(&text_report(report, &written))?;
     }
     Ok(if report.is_different() {
         EXIT_DIFFERENT
@@ -253,7 +303,8 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     })
 }
 
-fn print_text(r: &Report, written: &[PathBuf]) {
+fn text_report(r: &Report, written: &[PathBuf]) -> String {
+    let mut out = String::new();
     let s = &r.scores;
     let n = r.boxes.len();
     let headline = match r.verdict {
@@ -264,27 +315,32 @@ fn print_text(r: &Report, written: &[PathBuf]) {
             if n == 1 { "" } else { "s" }
         ),
     };
-    println!("{headline}");
-    println!(
+    writeln!(out, "{headline}").unwrap();
+    writeln!(
+        out,
         "  SSIM {:.4}   changed {:.3}% of pixels   max ΔE {:.1}   (thresholds: ΔE {}, 1-SSIM {})",
         s.ssim,
         s.changed_pixel_ratio * 100.0,
         s.max_delta_e,
         r.thresholds.pixel_delta_e,
         r.thresholds.ssim_dissimilarity
-    );
+    )
+    .unwrap();
     match &r.alignment {
         spotdiff::align::Alignment::None => {}
-        spotdiff::align::Alignment::ResizedB { from, to } => println!(
+        spotdiff::align::Alignment::ResizedB { from, to } => writeln!(
+            out,
             "  B was resized from {}x{} to {}x{}",
             from[0], from[1], to[0], to[1]
-        ),
+        )
+        .unwrap(),
         spotdiff::align::Alignment::Padded { to } => {
-            println!("  both images were padded to {}x{}", to[0], to[1])
+            writeln!(out, "  both images were padded to {}x{}", to[0], to[1]).unwrap()
         }
     }
     for (i, b) in r.boxes.iter().enumerate() {
-        println!(
+        writeln!(
+            out,
             "  #{:<3} x={:<5} y={:<5} w={:<5} h={:<5} changed px {:<7} ΔE mean {:>5.1} peak {:>5.1}  [{}]",
             i + 1,
             b.x,
@@ -295,9 +351,11 @@ fn print_text(r: &Report, written: &[PathBuf]) {
             b.mean_change,
             b.peak_change,
             b.evidence.join(", ")
-        );
+        )
+        .unwrap();
     }
     for p in written {
-        println!("  wrote {}", p.display());
+        writeln!(out, "  wrote {}", p.display()).unwrap();
     }
+    out
 }

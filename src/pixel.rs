@@ -2,9 +2,13 @@
 //! with a symmetric best match within a small window so that a 1-2 px shift or an
 //! anti-aliased edge does not count as a change.
 //!
-//! For each pixel p: `max(min_q ΔE(A(p), B(q)), min_q ΔE(B(p), A(q)))` over q within
-//! ±`SHIFT` px. Taking the larger of the two directions keeps erasures (present in A,
-//! absent in B) and additions (the reverse) alike.
+//! For each pixel p and each shift s within ±`SHIFT` px, the error of the shift is the
+//! largest ΔE between A and B moved by s over the 3×3 patch around p; the map holds
+//! the smallest error over all shifts, taken both ways (A against shifted B, and B
+//! against shifted A) and the larger of the two kept. One shift must explain the
+//! whole patch, so a re-rendered or moved edge matches, while a changed glyph whose
+//! strokes only lie near other strokes does not; and taking both directions keeps
+//! erasures (present in A, absent in B) and additions alike.
 //!
 //! Images with alpha are compared as they look over white *and* over black; the
 //! larger difference counts.
@@ -17,8 +21,10 @@ use rayon::prelude::*;
 /// Blur applied before comparing (σ in px): removes JPEG ringing and sensor noise.
 pub const BLUR_SIGMA: f32 = 1.0;
 /// Shift tolerance in px.
-pub const SHIFT: i32 = 2;
-/// Below this ΔE a pixel is not searched further: its direct difference is kept.
+pub const SHIFT: i32 = 3;
+/// Radius of the patch that one shift must explain (1 = 3×3).
+pub const PATCH: i32 = 1;
+/// A tile whose direct differences are all below this ΔE is not searched.
 const CARE: f32 = 1.0;
 
 /// Computes the pixel map over the tiles near a difference; elsewhere it is 0.
@@ -99,7 +105,8 @@ fn tile_map(
     radius: i32,
 ) -> Vec<f32> {
     let (w, h) = a.dimensions();
-    let m = SHIFT + radius;
+    // Blurred values are needed for the tile, its patch margin and every shift.
+    let m = SHIFT + PATCH + radius;
     let x0 = (t.x as i32 - m).max(0) as u32;
     let y0 = (t.y as i32 - m).max(0) as u32;
     let x1 = (t.x + t.w + m as u32).min(w);
@@ -110,64 +117,160 @@ fn tile_map(
         w: x1 - x0,
         h: y1 - y0,
     };
-    let rw = region.w as usize;
     // One or two backgrounds: over white always; over black too when alpha matters.
     let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
     let planes: Vec<(Vec<[f32; 3]>, Vec<[f32; 3]>)> = backgrounds
         .iter()
         .map(|&bg| (lab_region(a, region, bg, kernel), lab_region(b, region, bg, kernel)))
         .collect();
-    let dist = |pa: usize, pb: usize, swap: bool| -> f32 {
-        planes
-            .iter()
-            .map(|(la, lb)| {
-                if swap {
-                    d2(lb[pa], la[pb])
-                } else {
-                    d2(la[pa], lb[pb])
+    let tile_len = (t.w * t.h) as usize;
+    // The patch around each tile pixel: the tile grown by PATCH px, clipped to the image.
+    let px0 = t.x.saturating_sub(PATCH as u32);
+    let py0 = t.y.saturating_sub(PATCH as u32);
+    let px1 = (t.x + t.w + PATCH as u32).min(w);
+    let py1 = (t.y + t.h + PATCH as u32).min(h);
+    let (pw, ph) = ((px1 - px0) as usize, (py1 - py0) as usize);
+    let rw = region.w as usize;
+    let idx = |x: u32, y: u32| (y - y0) as usize * rw + (x - x0) as usize;
+
+    // Squared ΔE between X at q and Y at q + s, over the patch area.
+    let errors = |swap: bool, (sx, sy): (i32, i32), e: &mut Vec<f32>| {
+        e.clear();
+        for y in py0..py1 {
+            let qy = y as i32 + sy;
+            for x in px0..px1 {
+                let qx = x as i32 + sx;
+                if qx < 0 || qy < 0 || qx >= w as i32 || qy >= h as i32 {
+                    e.push(f32::INFINITY);
+                    continue;
                 }
-            })
-            .fold(0.0, f32::max)
+                let (p, q) = (idx(x, y), idx(qx as u32, qy as u32));
+                let d = planes
+                    .iter()
+                    .map(|(la, lb)| if swap { d2(lb[p], la[q]) } else { d2(la[p], lb[q]) })
+                    .fold(0.0, f32::max);
+                e.push(d);
+            }
+        }
     };
-    let care2 = CARE * CARE;
-    let mut out = Vec::with_capacity((t.w * t.h) as usize);
-    for y in t.y..t.y + t.h {
-        for x in t.x..t.x + t.w {
-            let lx = (x - x0) as i32;
-            let ly = (y - y0) as i32;
-            let p = ly as usize * rw + lx as usize;
-            let direct = dist(p, p, false);
-            if direct <= care2 {
-                out.push(direct.sqrt());
-                continue;
-            }
-            let mut best = [direct, direct];
-            for (dir, best) in best.iter_mut().enumerate() {
-                'search: for dy in -SHIFT..=SHIFT {
-                    let qy = ly + dy;
-                    if qy < 0 || qy >= region.h as i32 {
-                        continue;
-                    }
-                    for dx in -SHIFT..=SHIFT {
-                        let qx = lx + dx;
-                        if qx < 0 || qx >= region.w as i32 || (dx == 0 && dy == 0) {
-                            continue;
-                        }
-                        let q = qy as usize * rw + qx as usize;
-                        let d = dist(p, q, dir == 1);
-                        if d < *best {
-                            *best = d;
-                            if d <= care2 {
-                                break 'search;
-                            }
-                        }
+    // Largest error in each tile pixel's 3×3 patch: a shift must explain the whole
+    // patch, so text whose strokes merely lie near other strokes still counts.
+    let patch_max = |e: &[f32], out: &mut [f32]| {
+        let mut i = 0;
+        for y in t.y..t.y + t.h {
+            let (ya, yb) = (y.saturating_sub(PATCH as u32).max(py0), (y + PATCH as u32).min(py1 - 1));
+            for x in t.x..t.x + t.w {
+                let (xa, xb) = (x.saturating_sub(PATCH as u32).max(px0), (x + PATCH as u32).min(px1 - 1));
+                let (mut sum, mut n) = (0f32, 0f32);
+                for yy in ya..=yb {
+                    let row = (yy - py0) as usize * pw;
+                    for xx in xa..=xb {
+                        sum += e[row + (xx - px0) as usize];
+                        n += 1.0;
                     }
                 }
+                out[i] = sum / n;
+                i += 1;
             }
-            out.push(best[0].max(best[1]).sqrt());
+        }
+    };
+
+    let mut e = Vec::with_capacity(pw * ph);
+    let mut cur = vec![0f32; tile_len];
+    errors(false, (0, 0), &mut e);
+    let mut direct = vec![0f32; tile_len];
+    patch_max(&e, &mut direct);
+    let care2 = CARE * CARE;
+    if direct.iter().all(|d| *d <= care2) {
+        return direct.iter().map(|d| d.sqrt()).collect();
+    }
+    let mut worst = vec![0f32; tile_len];
+    for swap in [false, true] {
+        let mut best = direct.clone();
+        for sy in -SHIFT..=SHIFT {
+            for sx in -SHIFT..=SHIFT {
+                if sx == 0 && sy == 0 {
+                    continue;
+                }
+                errors(swap, (sx, sy), &mut e);
+                patch_max(&e, &mut cur);
+                for (b, c) in best.iter_mut().zip(&cur) {
+                    *b = b.min(*c);
+                }
+            }
+        }
+        for (wv, b) in worst.iter_mut().zip(&best) {
+            *wv = wv.max(*b);
         }
     }
-    out
+    worst.iter().map(|d| d.sqrt()).collect()
+}
+
+/// Largest unblurred, shift-tolerant ΔE inside a rectangle: how strongly a small
+/// region really changed, before the blur spread it out. A single changed pixel has
+/// a blurred difference of about a sixth of its real one.
+pub fn raw_peak(a: &RgbaImage, b: &RgbaImage, alpha: bool, r: crate::options::Rect) -> f32 {
+    let (w, h) = a.dimensions();
+    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let lab = |img: &RgbaImage, x: u32, y: u32, bg: u8| rgba_over_to_lab(img.get_pixel(x, y).0, bg);
+    let mut peak = 0f32;
+    for y in r.y..r.bottom().min(h) {
+        for x in r.x..r.right().min(w) {
+            let mut worst = 0f32;
+            for (src, other) in [(a, b), (b, a)] {
+                let mut best = f32::MAX;
+                for qy in y.saturating_sub(SHIFT as u32)..=(y + SHIFT as u32).min(h - 1) {
+                    for qx in x.saturating_sub(SHIFT as u32)..=(x + SHIFT as u32).min(w - 1) {
+                        let d = backgrounds
+                            .iter()
+                            .map(|&bg| d2(lab(src, x, y, bg), lab(other, qx, qy, bg)))
+                            .fold(0.0, f32::max);
+                        best = best.min(d);
+                    }
+                }
+                worst = worst.max(best);
+            }
+            peak = peak.max(worst);
+        }
+    }
+    peak.sqrt()
+}
+
+/// The bounds of the pixels inside `r` whose own (unblurred, unshifted) colour
+/// difference reaches `threshold`: shrinks a box that the blur widened back onto the
+/// pixels that really changed. `None` when no pixel qualifies (a change visible only
+/// in the blurred map keeps its box).
+pub fn raw_bounds(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+    r: crate::options::Rect,
+    threshold: f32,
+) -> Option<crate::options::Rect> {
+    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let t2 = threshold * threshold;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for y in r.y..r.bottom().min(a.height()) {
+        for x in r.x..r.right().min(a.width()) {
+            let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
+            if pa == pb {
+                continue;
+            }
+            let d = backgrounds
+                .iter()
+                .map(|&bg| d2(rgba_over_to_lab(pa, bg), rgba_over_to_lab(pb, bg)))
+                .fold(0.0, f32::max);
+            if d >= t2 {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    (x0 != u32::MAX).then(|| crate::options::Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0 + 1,
+        h: y1 - y0 + 1,
+    })
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //!
 //! Where both images are equal over a whole window SSIM is exactly 1, so the map is
 //! computed only in tiles near a difference. The change map is `1 - SSIM`, made
-//! tolerant of a 1 px shift: where it is high, B is also compared shifted by one
-//! pixel in each direction and the best match counts.
+//! tolerant of small shifts: where it is high, B is also compared shifted by up to
+//! `SHIFT` pixels in each direction and the best match counts.
 
 use crate::color::luma_over_white;
 use crate::map::{gaussian_kernel, Map, TileRect, Tiles};
@@ -18,7 +18,9 @@ const SIGMA: f32 = 1.5;
 const TRUNCATE: f32 = 3.5;
 const C1: f32 = (0.01 * 255.0) * (0.01 * 255.0);
 const C2: f32 = (0.03 * 255.0) * (0.03 * 255.0);
-/// Below this SSIM a pixel is re-checked with B shifted by one pixel.
+/// Shift tolerance of the change map, px.
+pub const SHIFT: i64 = 1;
+/// Below this SSIM a tile is re-checked with B shifted by up to `SHIFT` pixels.
 const RECHECK_BELOW: f32 = 0.8;
 
 /// The global score and the change map.
@@ -75,7 +77,7 @@ pub enum MapKind {
     None,
     /// `1 - SSIM`.
     Plain,
-    /// `1 - max SSIM` over B shifted by up to one pixel.
+    /// `1 - max SSIM` over B shifted by up to `SHIFT` pixels.
     ShiftTolerant,
 }
 
@@ -114,10 +116,15 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
                 MapKind::ShiftTolerant => {
                     let mut best = s;
                     if best.iter().any(|v| *v < RECHECK_BELOW) {
-                        for (dx, dy) in NEIGHBOURS {
-                            let shifted = tile_ssim(a, b, t, &kernel, (dx, dy));
-                            for (bv, sv) in best.iter_mut().zip(shifted) {
-                                *bv = bv.max(sv);
+                        for dy in -SHIFT..=SHIFT {
+                            for dx in -SHIFT..=SHIFT {
+                                if (dx, dy) == (0, 0) {
+                                    continue;
+                                }
+                                let shifted = tile_ssim(a, b, t, &kernel, (dx, dy));
+                                for (bv, sv) in best.iter_mut().zip(shifted) {
+                                    *bv = bv.max(sv);
+                                }
                             }
                         }
                     }
@@ -143,16 +150,6 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
     }
 }
 
-const NEIGHBOURS: [(i64, i64); 8] = [
-    (-1, -1),
-    (0, -1),
-    (1, -1),
-    (-1, 0),
-    (1, 0),
-    (-1, 1),
-    (0, 1),
-    (1, 1),
-];
 
 /// Mirror index as SciPy's `reflect` mode: (d c b a | a b c d | d c b a).
 #[inline]

@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use spotdiff::{compare, load, ChangeBox, Image, Method, Options, Report, Threshold};
+use std::path::{Path, PathBuf};
+
+/// The shared folder of real image pairs. Missing data is a failure, never a skip.
+pub fn realpairs() -> PathBuf {
+    let dir = std::env::var_os("SPOTDIFF_REALPAIRS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realpairs"));
+    assert!(
+        dir.join("SOURCES.md").is_file(),
+        "real pairs not found at {} (set SPOTDIFF_REALPAIRS)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn open(path: &Path) -> Image {
+    load(path, &Options::default().limits).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn run_with(a: &Image, b: &Image, options: &Options) -> Report {
+    compare(a, b, options).unwrap_or_else(|e| panic!("{e}")).report
+}
+
+pub fn run(a: &Image, b: &Image) -> Report {
+    run_with(a, b, &Options::default())
+}
+
+/// Compares two files under the real pairs folder with default options.
+pub fn pair(a: &str, b: &str) -> Report {
+    let r = realpairs();
+    run(&open(&r.join(a)), &open(&r.join(b)))
+}
+
+pub fn pair_with(a: &str, b: &str, options: &Options) -> Report {
+    let r = realpairs();
+    run_with(&open(&r.join(a)), &open(&r.join(b)), options)
+}
+
+pub fn method(m: Method) -> Options {
+    Options {
+        method: m,
+        ..Options::default()
+    }
+}
+
+pub fn strict() -> Options {
+    Options {
+        pixel_threshold: Threshold::Fixed(2.3),
+        ..Options::default()
+    }
+}
+
+/// Inclusive corners of a box.
+pub fn corners(b: &ChangeBox) -> [u32; 4] {
+    [b.x, b.y, b.x + b.w - 1, b.y + b.h - 1]
+}
+
+/// Inclusive corners of the union of all boxes.
+pub fn union(boxes: &[ChangeBox]) -> [u32; 4] {
+    assert!(!boxes.is_empty(), "no boxes");
+    boxes.iter().map(corners).fold([u32::MAX, u32::MAX, 0, 0], |u, c| {
+        [u[0].min(c[0]), u[1].min(c[1]), u[2].max(c[2]), u[3].max(c[3])]
+    })
+}
+
+/// Intersection over union of two inclusive-corner boxes.
+pub fn iou(a: [u32; 4], b: [u32; 4]) -> f64 {
+    let ix = (a[2].min(b[2]) as i64 - a[0].max(b[0]) as i64 + 1).max(0);
+    let iy = (a[3].min(b[3]) as i64 - a[1].max(b[1]) as i64 + 1).max(0);
+    let inter = (ix * iy) as f64;
+    let area = |c: [u32; 4]| ((c[2] - c[0] + 1) as f64) * ((c[3] - c[1] + 1) as f64);
+    inter / (area(a) + area(b) - inter)
+}
+
+/// `x, y, w, h` → inclusive corners.
+pub fn xywh(x: u32, y: u32, w: u32, h: u32) -> [u32; 4] {
+    [x, y, x + w - 1, y + h - 1]
+}
+
+/// Each corner within `tol` px.
+pub fn near(a: [u32; 4], b: [u32; 4], tol: u32) -> bool {
+    a.iter().zip(b).all(|(p, q)| p.abs_diff(q) <= tol)
+}
