@@ -28,7 +28,11 @@ pub fn align<'a>(
     let (aw, ah) = a.rgba.dimensions();
     let (bw, bh) = b.rgba.dimensions();
     if (aw, ah) == (bw, bh) {
-        return Ok((Cow::Borrowed(&a.rgba), Cow::Borrowed(&b.rgba), Alignment::None));
+        return Ok((
+            Cow::Borrowed(&a.rgba),
+            Cow::Borrowed(&b.rgba),
+            Alignment::None,
+        ));
     }
     let sizes = format!(
         "{} is {aw}x{ah} but {} is {bw}x{bh}",
@@ -41,7 +45,11 @@ pub fn align<'a>(
     match policy {
         SizePolicy::Error => Err(Error::SizeMismatch(format!(
             "images differ in size: {sizes}; use --size-policy {} to compare them anyway",
-            if same_aspect { "resize (same aspect ratio) or pad" } else { "pad" }
+            if same_aspect {
+                "resize (same aspect ratio) or pad"
+            } else {
+                "pad"
+            }
         ))),
         SizePolicy::Resize if !same_aspect => Err(Error::SizeMismatch(format!(
             "images differ in aspect ratio ({sizes}), so resizing would distort one; \

@@ -52,16 +52,23 @@ impl Fields {
         }
         let de = self.pixel.get(x, y);
         let pixel_score = de / self.pixel_t;
-        let ssim_score = self.ssim.as_ref().map_or(0.0, |m| m.get(x, y) / self.ssim_t);
+        let ssim_score = self
+            .ssim
+            .as_ref()
+            .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
         let (score, evidence) = match self.method {
             Method::Pixel => (pixel_score, u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL),
             Method::Ssim => (ssim_score, u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
             Method::Fused => {
-                let ssim_score = if pixel_score >= SSIM_SUPPORT { ssim_score } else { 0.0 };
+                let ssim_score = if pixel_score >= SSIM_SUPPORT {
+                    ssim_score
+                } else {
+                    0.0
+                };
                 (
                     pixel_score.max(ssim_score),
-                    u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL
-                        | u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM,
+                    (u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL)
+                        | (u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
                 )
             }
         };
@@ -81,7 +88,10 @@ impl Fields {
             return 0.0;
         }
         let pixel_score = self.pixel.get(x, y) / self.pixel_t;
-        let ssim_score = self.ssim.as_ref().map_or(0.0, |m| m.get(x, y) / self.ssim_t);
+        let ssim_score = self
+            .ssim
+            .as_ref()
+            .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
         match self.method {
             Method::Pixel => pixel_score,
             Method::Ssim => ssim_score,
@@ -122,7 +132,14 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
     } else {
         rayon::join(
             || pixel::pixel_map(&ia, &ib, alpha, &tiles),
-            || Some(ssim::compute(&ssim::Luma(&ia), &ssim::Luma(&ib), &tiles, ssim_kind)),
+            || {
+                Some(ssim::compute(
+                    &ssim::Luma(&ia),
+                    &ssim::Luma(&ib),
+                    &tiles,
+                    ssim_kind,
+                ))
+            },
         )
     };
     let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score);
@@ -192,7 +209,8 @@ fn find_regions(
     // Faint pieces that are small or thin (under 4 px thick) and lie on an edge that
     // both images have are that edge moved by a few pixels (binarisation, resampling,
     // alignment jitter): drop them before they can be merged into a real change.
-    let faint = |r: &Region| r.sum_delta_e / (r.changed_pixels as f64) < 2.0 * f64::from(fields.pixel_t);
+    let faint =
+        |r: &Region| r.sum_delta_e / (r.changed_pixels as f64) < 2.0 * f64::from(fields.pixel_t);
     let small_or_thin = |r: &Region| {
         let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
         r.changed_pixels < u64::from(settings.min_area) || r.changed_pixels < 4 * length
@@ -213,15 +231,41 @@ fn find_regions(
             pixel::raw_peak(a, b, alpha, r.rect()) / fields.pixel_t
         }
     });
+    // Shrink each box onto the pixels that really changed (the blur widened it), then
+    // count what lies inside, so the box, its numbers and the mask agree.
     kept.into_iter()
-        .map(|mut r| {
-            if let Some(tight) = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t) {
-                (r.x0, r.y0) = (tight.x, tight.y);
-                (r.x1, r.y1) = (tight.right() - 1, tight.bottom() - 1);
-            }
-            r
+        .map(|r| {
+            let tight = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t);
+            restat(fields, tight.unwrap_or(r.rect())).unwrap_or(r)
         })
         .collect()
+}
+
+/// The statistics of the changed pixels inside `rect`, as one region with that box.
+fn restat(fields: &Fields, rect: Rect) -> Option<Region> {
+    let mut r = Region {
+        x0: rect.x,
+        y0: rect.y,
+        x1: rect.right() - 1,
+        y1: rect.bottom() - 1,
+        changed_pixels: 0,
+        sum_delta_e: 0.0,
+        peak_delta_e: 0.0,
+        peak_score: 0.0,
+        evidence: 0,
+    };
+    for y in rect.y..rect.bottom() {
+        for x in rect.x..rect.right() {
+            if let Some(s) = fields.sample(x, y) {
+                r.changed_pixels += 1;
+                r.sum_delta_e += f64::from(s.delta_e);
+                r.peak_delta_e = r.peak_delta_e.max(s.delta_e);
+                r.peak_score = r.peak_score.max(s.score);
+                r.evidence |= s.evidence;
+            }
+        }
+    }
+    (r.changed_pixels > 0).then_some(r)
 }
 
 /// True when both images have a strong luma edge (a range of at least a quarter of

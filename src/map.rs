@@ -157,7 +157,11 @@ impl Tiles {
                 let near = (-1..=1).any(|dy| {
                     (-1..=1).any(|dx| {
                         let (x, y) = (tx + dx, ty + dy);
-                        x >= 0 && y >= 0 && x < cols && y < rows && self.dirty[(y * cols + x) as usize]
+                        x >= 0
+                            && y >= 0
+                            && x < cols
+                            && y < rows
+                            && self.dirty[(y * cols + x) as usize]
                     })
                 });
                 if near {
@@ -208,7 +212,15 @@ mod tests {
         // Its neighbourhood: columns 0..=2 of rows 1..=2.
         assert_eq!(t.near_dirty().len(), 6);
         let last = *t.near_dirty().last().unwrap();
-        assert_eq!(last, TileRect { x: 64, y: 64, w: 32, h: 6 });
+        assert_eq!(
+            last,
+            TileRect {
+                x: 64,
+                y: 64,
+                w: 32,
+                h: 6
+            }
+        );
     }
 
     #[test]

@@ -215,11 +215,21 @@ mod tests {
     fn rect_parses_both_forms() {
         assert_eq!(
             Rect::parse("10,20,30,40"),
-            Some(Rect { x: 10, y: 20, w: 30, h: 40 })
+            Some(Rect {
+                x: 10,
+                y: 20,
+                w: 30,
+                h: 40
+            })
         );
         assert_eq!(
             Rect::parse("10,20,30x40"),
-            Some(Rect { x: 10, y: 20, w: 30, h: 40 })
+            Some(Rect {
+                x: 10,
+                y: 20,
+                w: 30,
+                h: 40
+            })
         );
         assert_eq!(Rect::parse("10,20,0,40"), None);
         assert_eq!(Rect::parse("10,20,30"), None);

@@ -44,8 +44,11 @@ pub fn pixel_map(a: &RgbaImage, b: &RgbaImage, alpha: bool, tiles: &Tiles) -> Ma
     map
 }
 
+/// Lab values of a region, row-major.
+type LabPlane = Vec<[f32; 3]>;
+
 /// Lab planes of a region, over one background, blurred.
-fn lab_region(img: &RgbaImage, r: TileRect, bg: u8, kernel: &[f32]) -> Vec<[f32; 3]> {
+fn lab_region(img: &RgbaImage, r: TileRect, bg: u8, kernel: &[f32]) -> LabPlane {
     let mut plane = Vec::with_capacity((r.w * r.h) as usize);
     for y in r.y..r.y + r.h {
         for x in r.x..r.x + r.w {
@@ -119,9 +122,14 @@ fn tile_map(
     };
     // One or two backgrounds: over white always; over black too when alpha matters.
     let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
-    let planes: Vec<(Vec<[f32; 3]>, Vec<[f32; 3]>)> = backgrounds
+    let planes: Vec<(LabPlane, LabPlane)> = backgrounds
         .iter()
-        .map(|&bg| (lab_region(a, region, bg, kernel), lab_region(b, region, bg, kernel)))
+        .map(|&bg| {
+            (
+                lab_region(a, region, bg, kernel),
+                lab_region(b, region, bg, kernel),
+            )
+        })
         .collect();
     let tile_len = (t.w * t.h) as usize;
     // The patch around each tile pixel: the tile grown by PATCH px, clipped to the image.
@@ -147,7 +155,13 @@ fn tile_map(
                 let (p, q) = (idx(x, y), idx(qx as u32, qy as u32));
                 let d = planes
                     .iter()
-                    .map(|(la, lb)| if swap { d2(lb[p], la[q]) } else { d2(la[p], lb[q]) })
+                    .map(|(la, lb)| {
+                        if swap {
+                            d2(lb[p], la[q])
+                        } else {
+                            d2(la[p], lb[q])
+                        }
+                    })
                     .fold(0.0, f32::max);
                 e.push(d);
             }
@@ -158,9 +172,15 @@ fn tile_map(
     let patch_max = |e: &[f32], out: &mut [f32]| {
         let mut i = 0;
         for y in t.y..t.y + t.h {
-            let (ya, yb) = (y.saturating_sub(PATCH as u32).max(py0), (y + PATCH as u32).min(py1 - 1));
+            let (ya, yb) = (
+                y.saturating_sub(PATCH as u32).max(py0),
+                (y + PATCH as u32).min(py1 - 1),
+            );
             for x in t.x..t.x + t.w {
-                let (xa, xb) = (x.saturating_sub(PATCH as u32).max(px0), (x + PATCH as u32).min(px1 - 1));
+                let (xa, xb) = (
+                    x.saturating_sub(PATCH as u32).max(px0),
+                    (x + PATCH as u32).min(px1 - 1),
+                );
                 let (mut sum, mut n) = (0f32, 0f32);
                 for yy in ya..=yb {
                     let row = (yy - py0) as usize * pw;
@@ -291,10 +311,18 @@ mod tests {
     #[test]
     fn a_one_pixel_shift_of_an_edge_is_tolerated() {
         let a = RgbaImage::from_fn(64, 64, |x, _| {
-            if x < 30 { Rgba([0, 0, 0, 255]) } else { Rgba([255, 255, 255, 255]) }
+            if x < 30 {
+                Rgba([0, 0, 0, 255])
+            } else {
+                Rgba([255, 255, 255, 255])
+            }
         });
         let b = RgbaImage::from_fn(64, 64, |x, _| {
-            if x < 31 { Rgba([0, 0, 0, 255]) } else { Rgba([255, 255, 255, 255]) }
+            if x < 31 {
+                Rgba([0, 0, 0, 255])
+            } else {
+                Rgba([255, 255, 255, 255])
+            }
         });
         assert!(run(&a, &b).max() < 3.0, "{}", run(&a, &b).max());
     }

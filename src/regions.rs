@@ -55,8 +55,12 @@ impl Region {
 
     /// Gap between two boxes along the larger axis (0 when they touch or overlap).
     fn gap(&self, o: &Region) -> u32 {
-        let gx = o.x0.saturating_sub(self.x1).max(self.x0.saturating_sub(o.x1));
-        let gy = o.y0.saturating_sub(self.y1).max(self.y0.saturating_sub(o.y1));
+        let gx =
+            o.x0.saturating_sub(self.x1)
+                .max(self.x0.saturating_sub(o.x1));
+        let gy =
+            o.y0.saturating_sub(self.y1)
+                .max(self.y0.saturating_sub(o.y1));
         gx.max(gy).saturating_sub(1)
     }
 }
@@ -145,12 +149,12 @@ pub fn components(
 
     // Fold run statistics into their roots.
     let mut by_root: std::collections::BTreeMap<usize, Region> = std::collections::BTreeMap::new();
-    for i in 0..runs.len() {
+    for (i, run_stats) in stats.iter().enumerate() {
         let root = find(&mut parent, i);
         match by_root.get_mut(&root) {
-            Some(r) => r.absorb(&stats[i]),
+            Some(r) => r.absorb(run_stats),
             None => {
-                by_root.insert(root, stats[i].clone());
+                by_root.insert(root, run_stats.clone());
             }
         }
     }
@@ -229,7 +233,15 @@ mod tests {
     fn diagonal_pixels_are_one_component() {
         let r = from_mask(&["#...", ".#..", "..#.", "...."]);
         assert_eq!(r.len(), 1);
-        assert_eq!(r[0].rect(), Rect { x: 0, y: 0, w: 3, h: 3 });
+        assert_eq!(
+            r[0].rect(),
+            Rect {
+                x: 0,
+                y: 0,
+                w: 3,
+                h: 3
+            }
+        );
         assert_eq!(r[0].changed_pixels, 3);
     }
 
@@ -247,12 +259,22 @@ mod tests {
         assert_eq!(merge_near(r.clone(), 5).len(), 2);
         let m = merge_near(r, 6);
         assert_eq!(m.len(), 1);
-        assert_eq!(m[0].rect(), Rect { x: 0, y: 0, w: 10, h: 2 });
+        assert_eq!(
+            m[0].rect(),
+            Rect {
+                x: 0,
+                y: 0,
+                w: 10,
+                h: 2
+            }
+        );
     }
 
     #[test]
     fn faint_slivers_go_solid_lines_stay() {
-        let sparse = from_mask(&["#.", ".#", "#.", ".#", "#.", ".#", "#.", ".#"]);
+        let dotted = from_mask(&["#", ".", "#", ".", "#", ".", "#", "."]);
+        assert_eq!(dotted.len(), 4);
+        let sparse = merge_near(dotted, 1);
         assert_eq!(sparse.len(), 1);
         assert!(drop_slivers(sparse.clone(), 12.0).is_empty());
         assert_eq!(drop_slivers(sparse, 5.0).len(), 1, "strong change stays");

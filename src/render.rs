@@ -248,8 +248,8 @@ fn filled(cmp: &Comparison, style: &Style) -> RgbaImage {
                 if cmp.fields.sample(x, y).is_some() {
                     let p = out.get_pixel_mut(x, y);
                     for c in 0..3 {
-                        p[c] = (f32::from(p[c]) * (1.0 - a) + f32::from(style.color[c]) * a)
-                            .round() as u8;
+                        p[c] = (f32::from(p[c]) * (1.0 - a) + f32::from(style.color[c]) * a).round()
+                            as u8;
                     }
                 }
             }

@@ -150,7 +150,6 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
     }
 }
 
-
 /// Mirror index as SciPy's `reflect` mode: (d c b a | a b c d | d c b a).
 #[inline]
 fn reflect(i: i64, n: i64) -> usize {
@@ -167,13 +166,7 @@ fn reflect(i: i64, n: i64) -> usize {
 }
 
 /// SSIM values of one tile, with B read at an offset of `shift` pixels.
-fn tile_ssim<P: Plane>(
-    a: &P,
-    b: &P,
-    t: TileRect,
-    k: &[f32],
-    shift: (i64, i64),
-) -> Vec<f32> {
+fn tile_ssim<P: Plane>(a: &P, b: &P, t: TileRect, k: &[f32], shift: (i64, i64)) -> Vec<f32> {
     let (w, h) = a.dims();
     let (w, h) = (i64::from(w), i64::from(h));
     let r = (k.len() / 2) as i64;

@@ -24,7 +24,8 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(err("exists and is not a folder".into()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create folder: {}", io_text(&e))))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create folder: {}", io_text(&e))))?;
     let probe = dir.join(format!(".spotdiff-probe-{}", std::process::id()));
     File::create(&probe).map_err(|e| err(format!("folder is not writable: {}", io_text(&e))))?;
     let _ = std::fs::remove_file(probe);
@@ -43,7 +44,12 @@ impl Staged {
         self.files.push((tmp, path.to_path_buf()));
         let mut out = BufWriter::new(file);
         PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
-            .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+            .write_image(
+                img.as_bytes(),
+                img.width(),
+                img.height(),
+                img.color().into(),
+            )
             .map_err(|e| err(e.to_string()))?;
         out.flush().map_err(|e| err(io_text(&e)))?;
         Ok(())
@@ -89,7 +95,10 @@ impl Drop for Staged {
 }
 
 fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 

@@ -18,7 +18,9 @@ pub fn realpairs() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn open(path: &Path) -> Image {
@@ -26,7 +28,9 @@ pub fn open(path: &Path) -> Image {
 }
 
 pub fn run_with(a: &Image, b: &Image, options: &Options) -> Report {
-    compare(a, b, options).unwrap_or_else(|e| panic!("{e}")).report
+    compare(a, b, options)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .report
 }
 
 pub fn run(a: &Image, b: &Image) -> Report {
@@ -66,9 +70,17 @@ pub fn corners(b: &ChangeBox) -> [u32; 4] {
 /// Inclusive corners of the union of all boxes.
 pub fn union(boxes: &[ChangeBox]) -> [u32; 4] {
     assert!(!boxes.is_empty(), "no boxes");
-    boxes.iter().map(corners).fold([u32::MAX, u32::MAX, 0, 0], |u, c| {
-        [u[0].min(c[0]), u[1].min(c[1]), u[2].max(c[2]), u[3].max(c[3])]
-    })
+    boxes
+        .iter()
+        .map(corners)
+        .fold([u32::MAX, u32::MAX, 0, 0], |u, c| {
+            [
+                u[0].min(c[0]),
+                u[1].min(c[1]),
+                u[2].max(c[2]),
+                u[3].max(c[3]),
+            ]
+        })
 }
 
 /// Intersection over union of two inclusive-corner boxes.
