@@ -219,6 +219,19 @@ fn find_regions(
         .into_iter()
         .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
         .collect();
+    // The outermost SHIFT px cannot be checked against a shift (the matching content
+    // may lie outside the image): faint changes confined to that border are dropped.
+    let border = pixel::SHIFT as u32;
+    let found: Vec<Region> = found
+        .into_iter()
+        .filter(|r| {
+            let in_border = r.x1 < border
+                || r.y1 < border
+                || r.x0 + border >= a.width()
+                || r.y0 + border >= a.height();
+            !(in_border && faint(r))
+        })
+        .collect();
     let found = regions::drop_slivers(found, fields.pixel_t);
     let merged = regions::merge_near(found, settings.merge_distance);
     let merged = regions::drop_slivers(merged, fields.pixel_t);

@@ -147,11 +147,10 @@ fn tile_map(
         for y in py0..py1 {
             let qy = y as i32 + sy;
             for x in px0..px1 {
-                let qx = x as i32 + sx;
-                if qx < 0 || qy < 0 || qx >= w as i32 || qy >= h as i32 {
-                    e.push(f32::INFINITY);
-                    continue;
-                }
+                // Past the image edge the nearest edge pixel stands in: content that a
+                // shift brought in from outside is compared with its neighbour.
+                let qx = (x as i32 + sx).clamp(0, w as i32 - 1);
+                let qy = qy.clamp(0, h as i32 - 1);
                 let (p, q) = (idx(x, y), idx(qx as u32, qy as u32));
                 let d = planes
                     .iter()
