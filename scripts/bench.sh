@@ -156,7 +156,7 @@ run_check() {
   local out rc=0
   out="$("$@" 2>&1)" || rc=$?
   local first
-  first="$(printf '%s\n' "$out" | awk '/^[[:space:]]*$/ || /WARN/ {next} n < 3 {gsub(/\t/, " "); sub(/^[[:space:]]+/, ""); printf "%s%s", (n ? " ; " : ""), $0; n++}' | cut -c1-160)"
+  first="$(printf '%s\n' "$out" | awk '/^[[:space:]]*$/ || /WARN/ {next} n < 3 {gsub(/[[:space:]]+/, " "); sub(/^ /, ""); printf "%s%s", (n ? " ; " : ""), $0; n++}' | cut -c1-200)"
   printf '%s\t%s\t%s\t%s\n' "$size" "$name" "$rc" "$first" >>"$RESULTS/checks.tsv"
   if [[ " $expected " != *" $rc "* ]]; then
     printf '%s\n' "$out" | tail -n 20 >&2

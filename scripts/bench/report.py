@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -260,7 +261,8 @@ def main() -> int:
     w("|---|---|---|---|")
     for row in checks:
         size, name, rc, first = (row + ["", "", "", ""])[:4]
-        w(f"| {size} | {name} | {rc} | {first.replace('|', '/')} |")
+        first = re.sub(r"\s+", " ", first).replace("|", "/")
+        w(f"| {size} | {name} | {rc} | {first} |")
     w("")
     w("## Notes")
     w("")
