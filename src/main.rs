@@ -261,10 +261,12 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
         },
     };
     options.validate()?;
+    let (a, b) = load_pair(&args.a, &args.b, &options.limits)?;
+    // The output folder is made only once the inputs have loaded, so bad input leaves
+    // nothing behind; it is checked before the comparison's work is done.
     if let Some(dir) = &args.out {
         prepare_dir(dir)?;
     }
-    let (a, b) = load_pair(&args.a, &args.b, &options.limits)?;
     let cmp = compare(&a, &b, &options)?;
     let style = Style {
         color: args.color,
