@@ -2,12 +2,15 @@
 //! regions → report. Pictures are made afterwards, only on request (`render.rs`).
 
 use crate::align::{align, Alignment};
-use crate::error::Result;
+use crate::deep::{Backbone, DeepMap};
+use crate::error::{Error, Result};
 use crate::load::Image;
 use crate::map::{Map, Tiles};
-use crate::options::{Method, Options, Rect, Settings, Threshold, PIXEL_FLOOR, SSIM_FLOOR};
+use crate::options::{
+    Method, Options, Rect, Settings, Threshold, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+};
 use crate::regions::{self, Region, Sample};
-use crate::report::{ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
+use crate::report::{BoxKind, ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
 use crate::{pixel, ssim};
 use image::RgbaImage;
 use std::borrow::Cow;
@@ -15,6 +18,7 @@ use std::borrow::Cow;
 /// Evidence bits.
 pub const EVIDENCE_PIXEL: u8 = 1;
 pub const EVIDENCE_SSIM: u8 = 2;
+pub const EVIDENCE_DEEP: u8 = 4;
 /// A region smaller than the minimum area is kept when its unblurred peak change is
 /// this many threshold units: a single strongly changed pixel (a stray red dot, a
 /// text caret) is a change, a faint one is noise.
@@ -23,6 +27,10 @@ const STRONG: f32 = 3.0;
 /// least this share of the pixel threshold, so SSIM's noise in flat areas and at
 /// shifted edges cannot create boxes on its own.
 const SSIM_SUPPORT: f32 = 0.5;
+/// A deep-feature region is refined onto the pixels whose colour difference is at
+/// least this share of the pixel threshold; with fewer than the minimum area of such
+/// pixels it is a semantic (texture) change.
+const DEEP_SUPPORT: f32 = 0.5;
 
 /// A finished comparison: the report plus what pictures are drawn from.
 pub struct Comparison<'a> {
@@ -31,6 +39,23 @@ pub struct Comparison<'a> {
     pub a: Cow<'a, RgbaImage>,
     pub b: Cow<'a, RgbaImage>,
     pub(crate) fields: Fields,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Time spent in each step of [`compare_with`], in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Pixel and SSIM maps (including the exact-equality scan).
+    pub maps_ms: f64,
+    /// Scaling and normalising both images for the backbone.
+    pub deep_preprocess_ms: f64,
+    /// The backbone run (both images as one batch).
+    pub deep_inference_ms: f64,
+    /// Feature distances to the deep change map.
+    pub deep_map_ms: f64,
+    /// Regions and boxes.
+    pub boxes_ms: f64,
 }
 
 /// The change maps and thresholds, from which each pixel's evidence is read.
@@ -40,6 +65,8 @@ pub(crate) struct Fields {
     pub ssim: Option<Map>,
     pub pixel_t: f32,
     pub ssim_t: f32,
+    pub deep: Option<DeepMap>,
+    pub deep_t: f32,
     pub ignore: Vec<Rect>,
 }
 
@@ -59,6 +86,7 @@ impl Fields {
         let (score, evidence) = match self.method {
             Method::Pixel => (pixel_score, u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL),
             Method::Ssim => (ssim_score, u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
+            Method::Deep => (0.0, 0),
             Method::Fused => {
                 let ssim_score = if pixel_score >= SSIM_SUPPORT {
                     ssim_score
@@ -82,10 +110,41 @@ impl Fields {
         })
     }
 
+    /// The deep-feature distance at one pixel in threshold units (0 without a backbone).
+    #[inline]
+    pub fn deep_score(&self, x: u32, y: u32) -> f32 {
+        self.deep
+            .as_ref()
+            .map_or(0.0, |d| d.at_image(x, y) / self.deep_t)
+    }
+
+    /// True when the pixel belongs to the change `b` shows (for the mask and the
+    /// filled picture): it has pixel or SSIM evidence, or, in a box the deep features
+    /// found, deep evidence (with colour support unless the box is semantic).
+    pub fn marked(&self, x: u32, y: u32, b: &ChangeBox) -> bool {
+        if self.sample(x, y).is_some() {
+            return true;
+        }
+        if self.deep.is_none() || !b.evidence.contains(&"deep") || self.ignored(x, y) {
+            return false;
+        }
+        self.deep_score(x, y) >= 1.0
+            && (b.kind == BoxKind::Semantic
+                || (self.pixel.has_tile_at(x, y)
+                    && self.pixel.get(x, y) >= DEEP_SUPPORT * self.pixel_t))
+    }
+
     /// The change at one pixel in threshold units (for the heatmap), 0 in ignored areas.
     pub fn score(&self, x: u32, y: u32) -> f32 {
-        if !self.pixel.has_tile_at(x, y) || self.ignored(x, y) {
+        if self.ignored(x, y) {
             return 0.0;
+        }
+        let deep = self.deep_score(x, y);
+        if self.method == Method::Deep {
+            return deep;
+        }
+        if !self.pixel.has_tile_at(x, y) {
+            return deep;
         }
         let pixel_score = self.pixel.get(x, y) / self.pixel_t;
         let ssim_score = self
@@ -95,8 +154,9 @@ impl Fields {
         match self.method {
             Method::Pixel => pixel_score,
             Method::Ssim => ssim_score,
-            Method::Fused if pixel_score >= SSIM_SUPPORT => pixel_score.max(ssim_score),
-            Method::Fused => pixel_score,
+            Method::Deep => deep,
+            Method::Fused if pixel_score >= SSIM_SUPPORT => pixel_score.max(ssim_score).max(deep),
+            Method::Fused => pixel_score.max(deep),
         }
     }
 
@@ -107,11 +167,31 @@ impl Fields {
     }
 }
 
-/// Compares two decoded images.
+/// Compares two decoded images with pixel and SSIM evidence only (no backbone).
 pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comparison<'a>> {
+    compare_with(a, b, options, None)
+}
+
+/// Compares two decoded images. With a backbone, [`Method::Deep`] and the fused
+/// default also use deep features; [`Method::Deep`] without one is an error.
+pub fn compare_with<'a>(
+    a: &'a Image,
+    b: &'a Image,
+    options: &Options,
+    backbone: Option<&Backbone>,
+) -> Result<Comparison<'a>> {
     let settings = options.validate()?;
+    if settings.method == Method::Deep && backbone.is_none() {
+        return Err(Error::InvalidOption(format!(
+            "the deep method needs a backbone model (`{}` installs one)",
+            crate::deep::SETUP_COMMAND
+        )));
+    }
+    let backbone = backbone.filter(|_| matches!(settings.method, Method::Deep | Method::Fused));
     let (ia, ib, alignment) = align(a, b, settings.size_policy)?;
     let (w, h) = ia.dimensions();
+    let mut timings = Timings::default();
+    let clock = std::time::Instant::now();
     let tiles = Tiles::find(&ia, &ib);
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
 
@@ -123,8 +203,12 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
         Threshold::Fixed(t) => t,
         Threshold::Auto => SSIM_FLOOR,
     };
+    let deep_t = match settings.deep_threshold {
+        Threshold::Fixed(t) => t,
+        Threshold::Auto => DEEP_FLOOR,
+    };
     let ssim_kind = match settings.method {
-        Method::Pixel => ssim::MapKind::None,
+        Method::Pixel | Method::Deep => ssim::MapKind::None,
         Method::Ssim | Method::Fused => ssim::MapKind::ShiftTolerant,
     };
     let (pixel_map, ssim_result) = if tiles.is_clean() {
@@ -146,23 +230,50 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
     let ssim_map = ssim_result
         .map(|s| s.map)
         .filter(|_| ssim_kind != ssim::MapKind::None);
+    timings.maps_ms = ms(clock.elapsed());
+    // Identical inputs need no backbone run: their features are equal by definition.
+    let deep = match backbone {
+        Some(bb) if !tiles.is_clean() => {
+            let d = crate::deep::deep_map(bb, &ia, &ib)?;
+            timings.deep_preprocess_ms = d.timings[0];
+            timings.deep_inference_ms = d.timings[1];
+            timings.deep_map_ms = d.timings[2];
+            Some(d)
+        }
+        _ => None,
+    };
+    let (semantic, patch_similarity) = match (&deep, backbone) {
+        (Some(d), _) => (Some(d.semantic), Some(d.patch_similarity)),
+        (None, Some(_)) => (Some(1.0), Some(1.0)),
+        (None, None) => (None, None),
+    };
 
+    let clock = std::time::Instant::now();
     let fields = Fields {
         method: settings.method,
         pixel: pixel_map,
         ssim: ssim_map,
         pixel_t,
         ssim_t,
+        deep,
+        deep_t,
         ignore: settings.ignore.clone(),
     };
-    let regions = if tiles.is_clean() {
+    let regions = if tiles.is_clean() || settings.method == Method::Deep {
         Vec::new()
     } else {
         find_regions(&fields, &settings, &ia, &ib, alpha)
     };
+    let mut boxes: Vec<ChangeBox> = regions.iter().map(to_box).collect();
+    if fields.deep.is_some() {
+        for b in &mut boxes {
+            b.deep_change = Some(peak_deep(&fields, b));
+        }
+        add_deep_boxes(&fields, &settings, &mut boxes);
+    }
+    timings.boxes_ms = ms(clock.elapsed());
     let total = (u64::from(w) * u64::from(h)) as f64;
-    let changed: u64 = regions.iter().map(|r| r.changed_pixels).sum();
-    let boxes: Vec<ChangeBox> = regions.iter().map(to_box).collect();
+    let changed: u64 = boxes.iter().map(|b| b.changed_pixels).sum();
     let verdict = if tiles.is_clean() {
         Verdict::Identical
     } else if boxes.is_empty() {
@@ -175,6 +286,7 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
         a: a.info(),
         b: b.info(),
         method: settings.method,
+        model: backbone.map(|bb| bb.spec().name.clone()),
         alignment,
         verdict,
         scores: Scores {
@@ -182,10 +294,13 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
             changed_pixel_ratio: changed as f64 / total,
             differing_pixel_ratio: tiles.differing_pixels as f64 / total,
             max_delta_e: fields.pixel.max(),
+            semantic,
+            patch_similarity,
         },
         thresholds: Thresholds {
             pixel_delta_e: pixel_t,
             ssim_dissimilarity: ssim_t,
+            deep_distance: backbone.map(|_| deep_t),
         },
         boxes,
     };
@@ -194,7 +309,139 @@ pub fn compare<'a>(a: &'a Image, b: &'a Image, options: &Options) -> Result<Comp
         a: ia,
         b: ib,
         fields,
+        timings,
     })
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Largest deep-feature distance inside a box.
+fn peak_deep(fields: &Fields, b: &ChangeBox) -> f32 {
+    let Some(d) = &fields.deep else { return 0.0 };
+    let mut peak = 0.0f32;
+    for y in b.y..b.y + b.h {
+        for x in b.x..b.x + b.w {
+            peak = peak.max(d.at_image(x, y));
+        }
+    }
+    peak
+}
+
+/// Boxes from the deep change map: regions above the deep threshold (found at the
+/// working resolution), each refined onto the pixels with colour support. A deep
+/// region that overlaps a box already found only adds its evidence to that box; one
+/// without colour support is kept as a semantic change.
+fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBox>) {
+    let Some(d) = &fields.deep else { return };
+    let work = d.work;
+    let (iw, ih) = (fields.pixel.width, fields.pixel.height);
+    let to_image = |r: &Region| -> Rect {
+        let x0 = ((r.x0 as f32) / work.sx).floor() as u32;
+        let y0 = ((r.y0 as f32) / work.sy).floor() as u32;
+        let x1 = (((r.x1 + 1) as f32) / work.sx).ceil().min(iw as f32) as u32;
+        let y1 = (((r.y1 + 1) as f32) / work.sy).ceil().min(ih as f32) as u32;
+        Rect {
+            x: x0.min(iw - 1),
+            y: y0.min(ih - 1),
+            w: x1.saturating_sub(x0).max(1),
+            h: y1.saturating_sub(y0).max(1),
+        }
+    };
+    let found = regions::components(work.w, work.h, |x, y| {
+        let v = d.at_work(x, y) / fields.deep_t;
+        let (ix, iy) = (
+            ((x as f32 + 0.5) / work.sx) as u32,
+            ((y as f32 + 0.5) / work.sy) as u32,
+        );
+        (v >= 1.0 && !fields.ignored(ix.min(iw - 1), iy.min(ih - 1))).then_some(Sample {
+            score: v,
+            delta_e: 0.0,
+            evidence: EVIDENCE_DEEP,
+        })
+    });
+    let merge = (settings.merge_distance as f32 * work.sx.min(work.sy)).round() as u32;
+    for r in regions::merge_near(found, merge) {
+        let rect = to_image(&r);
+        let mut nb = refine_deep(fields, rect, settings.min_area);
+        nb.deep_change = Some(peak_deep(fields, &nb));
+        match boxes.iter_mut().find(|b| overlaps(b, &nb)) {
+            Some(b) => {
+                if !b.evidence.contains(&"deep") {
+                    b.evidence.push("deep");
+                }
+            }
+            None => boxes.push(nb),
+        }
+    }
+}
+
+/// A deep region's box: the pixels inside `rect` whose colour difference supports it,
+/// or, with fewer than `min_area` of them, the whole region as a semantic change.
+fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
+    let support = DEEP_SUPPORT * fields.pixel_t;
+    let mut r = Region {
+        x0: u32::MAX,
+        y0: u32::MAX,
+        x1: 0,
+        y1: 0,
+        changed_pixels: 0,
+        sum_delta_e: 0.0,
+        peak_delta_e: 0.0,
+        peak_score: 0.0,
+        evidence: EVIDENCE_DEEP,
+    };
+    let mut deep_pixels = 0u64;
+    for y in rect.y..rect.bottom() {
+        for x in rect.x..rect.right() {
+            if fields.ignored(x, y) {
+                continue;
+            }
+            deep_pixels += u64::from(fields.deep_score(x, y) >= 1.0);
+            if !fields.pixel.has_tile_at(x, y) {
+                continue;
+            }
+            let de = fields.pixel.get(x, y);
+            if de >= support {
+                r.x0 = r.x0.min(x);
+                r.y0 = r.y0.min(y);
+                r.x1 = r.x1.max(x);
+                r.y1 = r.y1.max(y);
+                r.changed_pixels += 1;
+                r.sum_delta_e += f64::from(de);
+                r.peak_delta_e = r.peak_delta_e.max(de);
+                if de >= fields.pixel_t {
+                    r.evidence |= EVIDENCE_PIXEL;
+                }
+            }
+        }
+    }
+    if r.changed_pixels >= u64::from(min_area) {
+        let mut b = to_box(&r);
+        if !b.evidence.contains(&"deep") {
+            b.evidence.push("deep");
+        }
+        b
+    } else {
+        ChangeBox {
+            x: rect.x,
+            y: rect.y,
+            w: rect.w,
+            h: rect.h,
+            area: u64::from(rect.w) * u64::from(rect.h),
+            changed_pixels: deep_pixels,
+            mean_change: (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32,
+            peak_change: r.peak_delta_e,
+            deep_change: None,
+            evidence: vec!["deep"],
+            kind: BoxKind::Semantic,
+        }
+    }
+}
+
+fn overlaps(a: &ChangeBox, b: &ChangeBox) -> bool {
+    a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
 }
 
 fn find_regions(
@@ -310,6 +557,9 @@ fn to_box(r: &Region) -> ChangeBox {
     if r.evidence & EVIDENCE_SSIM != 0 {
         evidence.push("ssim");
     }
+    if r.evidence & EVIDENCE_DEEP != 0 {
+        evidence.push("deep");
+    }
     ChangeBox {
         x: rect.x,
         y: rect.y,
@@ -319,6 +569,8 @@ fn to_box(r: &Region) -> ChangeBox {
         changed_pixels: r.changed_pixels,
         mean_change: (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32,
         peak_change: r.peak_delta_e,
+        deep_change: None,
         evidence,
+        kind: BoxKind::Visual,
     }
 }

@@ -26,6 +26,14 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
+    /// A backbone model is missing, damaged, or not what its manifest says.
+    #[error("{path}: {problem}")]
+    Model { path: PathBuf, problem: String },
+
+    /// The ONNX Runtime library is missing or unusable.
+    #[error("{path}: {problem}")]
+    Runtime { path: PathBuf, problem: String },
+
     /// An output file or folder could not be written.
     #[error("{path}: {problem}")]
     Write { path: PathBuf, problem: String },

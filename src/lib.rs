@@ -19,6 +19,7 @@
 pub mod align;
 pub mod color;
 pub mod compare;
+pub mod deep;
 pub mod error;
 pub mod load;
 pub mod map;
@@ -30,12 +31,13 @@ pub mod report;
 pub mod ssim;
 pub mod write;
 
-pub use compare::{compare, Comparison};
+pub use compare::{compare, compare_with, Comparison, Timings};
 pub use error::{Error, Result};
 pub use load::{load, Image};
 pub use options::{Limits, Method, Options, Rect, SizePolicy, Threshold};
 pub use render::{Picture, Style};
-pub use report::{ChangeBox, Report, Verdict};
+pub use deep::{Backbone, Locations, ModelSpec};
+pub use report::{BoxKind, ChangeBox, Report, Verdict};
 
 /// Loads both images at once, each on its own thread.
 pub fn load_pair(

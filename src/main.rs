@@ -7,11 +7,14 @@ use clap::{Args, Parser, Subcommand};
 use spotdiff::render::{parse_hex_color, render, Picture, Style};
 use spotdiff::report::{Report, Verdict};
 use spotdiff::write::{prepare_dir, Staged};
-use spotdiff::{compare, load_pair, Limits, Method, Options, Rect, SizePolicy, Threshold};
+use spotdiff::{
+    compare_with, deep, load_pair, Limits, Method, Options, Rect, SizePolicy, Threshold,
+};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 const EXIT_SAME: u8 = 0;
 const EXIT_DIFFERENT: u8 = 1;
@@ -62,8 +65,9 @@ struct CompareArgs {
     /// The second image.
     b: PathBuf,
 
-    /// Evidence that decides what changed: fused (colour + structure), pixel
-    /// (colour difference only) or ssim (structure only).
+    /// Evidence that decides what changed: fused (colour + structure + deep features
+    /// when a backbone is installed), pixel (colour difference only), ssim (structure
+    /// only) or deep (CNN features, refined with the colour difference).
     #[arg(short, long, default_value = "fused", value_parser = parse_method)]
     method: Method,
 
@@ -77,6 +81,27 @@ struct CompareArgs {
     #[arg(long, default_value = "auto", value_parser = parse_threshold)]
     #[arg(allow_negative_numbers = true)]
     ssim_threshold: Threshold,
+
+    /// Deep-feature threshold as `2 (1 - cos)` (0..4), or `auto` (0.5).
+    #[arg(long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
+    deep_threshold: Threshold,
+
+    /// Backbone for deep features: a name in models/ (resnet50, efficientnet-lite0),
+    /// a manifest .json, a model .onnx with its manifest beside it, or `none`.
+    /// Default: resnet50 when installed, else efficientnet-lite0; without either,
+    /// the fused method uses pixel + SSIM and says so.
+    #[arg(long, value_name = "NAME|PATH")]
+    model: Option<String>,
+
+    /// The ONNX Runtime library (default: $ORT_DYLIB_PATH, then
+    /// .deps/onnxruntime/libonnxruntime.so of the project).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+
+    /// Print where the time went (decode, maps, deep steps, boxes, pictures) on stderr.
+    #[arg(long)]
+    timings: bool,
 
     /// Smallest change reported, in changed pixels; smaller ones are dropped unless
     /// they change strongly (3× the threshold).
@@ -127,7 +152,7 @@ struct CompareArgs {
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
-    Method::parse(s).ok_or_else(|| format!("unknown method `{s}` (use fused, pixel or ssim)"))
+    Method::parse(s).ok_or_else(|| format!("unknown method `{s}` (use fused, pixel, ssim or deep)"))
 }
 
 fn parse_threshold(s: &str) -> Result<Threshold, String> {
@@ -251,6 +276,7 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
         method: args.method,
         pixel_threshold: args.threshold,
         ssim_threshold: args.ssim_threshold,
+        deep_threshold: args.deep_threshold,
         min_area: args.min_area,
         merge_distance: args.merge_distance,
         ignore: args.ignore,
@@ -261,13 +287,30 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
         },
     };
     options.validate()?;
+    let mut clock = Instant::now();
     let (a, b) = load_pair(&args.a, &args.b, &options.limits)?;
+    let decode_ms = lap(&mut clock);
+    let selection = if matches!(options.method, Method::Deep | Method::Fused) {
+        deep::select(args.model.as_deref(), args.ort_lib.as_deref())?
+    } else {
+        deep::Selection::Off
+    };
+    if let deep::Selection::Missing(reason) = &selection {
+        if options.method == Method::Deep {
+            return Err(spotdiff::Error::InvalidOption(format!(
+                "--method deep needs a backbone: {reason}"
+            )));
+        }
+        eprintln!("spotdiff: note: {reason}; comparing with pixel + SSIM evidence only");
+    }
+    let load_model_ms = lap(&mut clock);
     // The output folder is made only once the inputs have loaded, so bad input leaves
     // nothing behind; it is checked before the comparison's work is done.
     if let Some(dir) = &args.out {
         prepare_dir(dir)?;
     }
-    let cmp = compare(&a, &b, &options)?;
+    let cmp = compare_with(&a, &b, &options, selection.backbone())?;
+    let compare_ms = lap(&mut clock);
     let style = Style {
         color: args.color,
         thickness: args.thickness,
@@ -280,6 +323,20 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
             staged.png(&dir.join(p.file_name()), &render(&cmp, *p, &style))?;
         }
         written = staged.commit()?;
+    }
+    if args.timings {
+        let t = &cmp.timings;
+        eprintln!(
+            "spotdiff: timings ms: decode {decode_ms:.1}, model load {load_model_ms:.1}, \
+             compare {compare_ms:.1} (maps {:.1}, deep preprocess {:.1}, deep inference {:.1}, \
+             deep map {:.1}, boxes {:.1}), pictures {:.1}",
+            t.maps_ms,
+            t.deep_preprocess_ms,
+            t.deep_inference_ms,
+            t.deep_map_ms,
+            t.boxes_ms,
+            lap(&mut clock)
+        );
     }
     let report = &cmp.report;
     if args.json {
@@ -305,6 +362,13 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     })
 }
 
+/// Milliseconds since the last lap, restarting the clock.
+fn lap(clock: &mut Instant) -> f64 {
+    let ms = clock.elapsed().as_secs_f64() * 1000.0;
+    *clock = Instant::now();
+    ms
+}
+
 fn text_report(r: &Report, written: &[PathBuf]) -> String {
     let mut out = String::new();
     let s = &r.scores;
@@ -328,6 +392,16 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
         r.thresholds.ssim_dissimilarity
     )
     .unwrap();
+    if let (Some(model), Some(sem), Some(patch)) =
+        (&r.model, s.semantic, s.patch_similarity)
+    {
+        writeln!(
+            out,
+            "  deep ({model}): semantic {sem:.4}   patch similarity {patch:.4}   (threshold {})",
+            r.thresholds.deep_distance.unwrap_or_default()
+        )
+        .unwrap();
+    }
     match &r.alignment {
         spotdiff::align::Alignment::None => {}
         spotdiff::align::Alignment::ResizedB { from, to } => writeln!(
@@ -343,7 +417,7 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
     for (i, b) in r.boxes.iter().enumerate() {
         writeln!(
             out,
-            "  #{:<3} x={:<5} y={:<5} w={:<5} h={:<5} changed px {:<7} ΔE mean {:>5.1} peak {:>5.1}  [{}]",
+            "  #{:<3} x={:<5} y={:<5} w={:<5} h={:<5} changed px {:<7} ΔE mean {:>5.1} peak {:>5.1}  [{}]{}",
             i + 1,
             b.x,
             b.y,
@@ -352,7 +426,12 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
             b.changed_pixels,
             b.mean_change,
             b.peak_change,
-            b.evidence.join(", ")
+            b.evidence.join(", "),
+            if b.kind == spotdiff::BoxKind::Semantic {
+                "  texture/semantic change"
+            } else {
+                ""
+            }
         )
         .unwrap();
     }

@@ -12,19 +12,36 @@ pub enum Method {
     Pixel,
     /// Structural similarity (SSIM) on luma, with tolerance for small shifts.
     Ssim,
-    /// Pixel evidence plus SSIM evidence for faint structural changes.
+    /// Deep features of a pretrained CNN, refined with the colour difference.
+    Deep,
+    /// Pixel evidence plus SSIM evidence for faint structural changes, plus deep
+    /// features when a backbone is available.
     #[default]
     Fused,
 }
 
 impl Method {
-    /// Parses `pixel`, `ssim` or `fused`.
+    /// Every method, in the order they are listed to users.
+    pub const ALL: [Method; 4] = [Method::Fused, Method::Pixel, Method::Ssim, Method::Deep];
+
+    /// Parses `pixel`, `ssim`, `deep` or `fused`.
     pub fn parse(s: &str) -> Option<Method> {
         match s.to_ascii_lowercase().as_str() {
             "pixel" => Some(Method::Pixel),
             "ssim" => Some(Method::Ssim),
+            "deep" => Some(Method::Deep),
             "fused" | "default" => Some(Method::Fused),
             _ => None,
+        }
+    }
+
+    /// The name `parse` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Pixel => "pixel",
+            Method::Ssim => "ssim",
+            Method::Deep => "deep",
+            Method::Fused => "fused",
         }
     }
 }
@@ -119,6 +136,9 @@ pub struct Options {
     /// SSIM dissimilarity threshold, `1 - SSIM` in 0..2.
     /// Default: auto (at least 0.5).
     pub ssim_threshold: Threshold,
+    /// Deep-feature distance threshold, `2 (1 - cos)` in 0..4.
+    /// Default: auto (the floor [`DEEP_FLOOR`]).
+    pub deep_threshold: Threshold,
     /// Smallest changed region reported, in changed pixels. Smaller regions are
     /// dropped unless their change is strong (at least 3× the threshold).
     /// Default: 12.
@@ -143,6 +163,7 @@ impl Default for Options {
             method: Method::Fused,
             pixel_threshold: Threshold::Auto,
             ssim_threshold: Threshold::Auto,
+            deep_threshold: Threshold::Auto,
             min_area: 12,
             merge_distance: 12,
             ignore: Vec::new(),
@@ -156,6 +177,8 @@ impl Default for Options {
 pub const PIXEL_FLOOR: f32 = 12.0;
 /// Floor of the automatic SSIM-dissimilarity threshold.
 pub const SSIM_FLOOR: f32 = 0.5;
+/// Floor of the automatic deep-feature threshold, `2 (1 - cos)`.
+pub const DEEP_FLOOR: f32 = 0.5;
 
 /// Validated options: what the internals trust.
 #[derive(Debug, Clone)]
@@ -163,6 +186,7 @@ pub struct Settings {
     pub method: Method,
     pub pixel_threshold: Threshold,
     pub ssim_threshold: Threshold,
+    pub deep_threshold: Threshold,
     pub min_area: u32,
     pub merge_distance: u32,
     pub ignore: Vec<Rect>,
@@ -186,6 +210,13 @@ impl Options {
                 )));
             }
         }
+        if let Threshold::Fixed(t) = self.deep_threshold {
+            if !(t.is_finite() && t > 0.0 && t <= 4.0) {
+                return Err(Error::InvalidOption(format!(
+                    "deep threshold {t} is out of range (2(1 - cos), greater than 0 and at most 4)"
+                )));
+            }
+        }
         if self.merge_distance > 10_000 {
             return Err(Error::InvalidOption(format!(
                 "merge distance {} is out of range (0 to 10000 pixels)",
@@ -199,6 +230,7 @@ impl Options {
             method: self.method,
             pixel_threshold: self.pixel_threshold,
             ssim_threshold: self.ssim_threshold,
+            deep_threshold: self.deep_threshold,
             min_area: self.min_area.max(1),
             merge_distance: self.merge_distance,
             ignore: self.ignore.clone(),

@@ -230,7 +230,7 @@ pub fn mask(cmp: &Comparison) -> GrayImage {
     for b in boxes {
         for y in b.y..b.y + b.h {
             for x in b.x..b.x + b.w {
-                if cmp.fields.sample(x, y).is_some() {
+                if cmp.fields.marked(x, y, b) {
                     out.put_pixel(x, y, Luma([255]));
                 }
             }
@@ -245,7 +245,7 @@ fn filled(cmp: &Comparison, style: &Style) -> RgbaImage {
     for b in &cmp.report.boxes {
         for y in b.y..b.y + b.h {
             for x in b.x..b.x + b.w {
-                if cmp.fields.sample(x, y).is_some() {
+                if cmp.fields.marked(x, y, b) {
                     let p = out.get_pixel_mut(x, y);
                     for c in 0..3 {
                         p[c] = (f32::from(p[c]) * (1.0 - a) + f32::from(style.color[c]) * a).round()

@@ -15,6 +15,8 @@ pub struct Report {
     pub a: ImageInfo,
     pub b: ImageInfo,
     pub method: Method,
+    /// The backbone that gave deep evidence (`null` when none ran).
+    pub model: Option<String>,
     /// What the size policy did.
     pub alignment: Alignment,
     /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported)
@@ -45,6 +47,13 @@ pub struct Scores {
     pub differing_pixel_ratio: f64,
     /// Largest colour difference found (shift-tolerant ΔE, CIE76).
     pub max_delta_e: f32,
+    /// Cosine similarity of the backbone's pooled embeddings (1 = same content).
+    /// Unrelated photos still score 0.5-0.8: decide from the boxes, not from this.
+    /// `null` when no backbone ran.
+    pub semantic: Option<f64>,
+    /// Mean cosine similarity of corresponding deep-feature cells (stride 16).
+    /// `null` when no backbone ran.
+    pub patch_similarity: Option<f64>,
 }
 
 /// The thresholds in force (chosen automatically or given).
@@ -54,6 +63,19 @@ pub struct Thresholds {
     pub pixel_delta_e: f32,
     /// `1 - SSIM`.
     pub ssim_dissimilarity: f32,
+    /// Deep-feature distance `2 (1 - cos)`; `null` when no backbone ran.
+    pub deep_distance: Option<f32>,
+}
+
+/// What kind of change a box shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoxKind {
+    /// A visible change: colour or structure differs.
+    Visual,
+    /// Only the deep features differ (a texture or semantic change without a clear
+    /// colour difference).
+    Semantic,
 }
 
 /// One changed region.
@@ -71,8 +93,13 @@ pub struct ChangeBox {
     pub mean_change: f32,
     /// Largest colour difference in the box (ΔE).
     pub peak_change: f32,
-    /// Which evidence found it: `pixel`, `ssim`.
+    /// Largest deep-feature distance in the box, `2 (1 - cos)`; `null` without a
+    /// backbone.
+    pub deep_change: Option<f32>,
+    /// Which evidence found it: `pixel`, `ssim`, `deep`.
     pub evidence: Vec<&'static str>,
+    /// `visual`, or `semantic` when only deep features found it.
+    pub kind: BoxKind,
 }
 
 impl Report {

@@ -1,0 +1,323 @@
+//! The ONNX Runtime side: finding the shared library, building one session per model
+//! (checked against its manifest once), and running a batch through it.
+
+use super::manifest::ModelSpec;
+use crate::error::{Error, Result};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{Tensor, ValueType};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// File name of the ONNX Runtime library the set-up script installs.
+pub const RUNTIME_FILE: &str = "libonnxruntime.so";
+/// Folder, under the project root, where `scripts/setup-deep.sh` puts it.
+pub const RUNTIME_DIR: &str = ".deps/onnxruntime";
+/// The command that installs the runtime and the offline backbone.
+pub const SETUP_COMMAND: &str = "bash scripts/setup-deep.sh";
+
+/// Where models and the runtime are looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locations {
+    /// Folder of model manifests (`NAME.json`) and model files.
+    pub models_dir: PathBuf,
+    /// The ONNX Runtime shared library, if one was found.
+    pub runtime: Option<PathBuf>,
+}
+
+impl Locations {
+    /// Finds the models folder and the runtime library. The runtime: `explicit`, then
+    /// `ORT_DYLIB_PATH`, then `.deps/onnxruntime/` of the project. The models folder:
+    /// `SPOTDIFF_MODELS`, then `models/` of the project. The project is the current
+    /// folder or a folder above the executable (e.g. `target/release/../..`).
+    pub fn discover(explicit_runtime: Option<&Path>) -> Locations {
+        let roots = project_roots();
+        let models_dir = std::env::var_os("SPOTDIFF_MODELS")
+            .map(PathBuf::from)
+            .or_else(|| {
+                roots
+                    .iter()
+                    .map(|r| r.join("models"))
+                    .find(|d| d.join("efficientnet-lite0.json").is_file())
+            })
+            .unwrap_or_else(|| PathBuf::from("models"));
+        let runtime = match explicit_runtime {
+            Some(p) => Some(p.to_path_buf()),
+            None => std::env::var_os("ORT_DYLIB_PATH")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| {
+                    roots
+                        .iter()
+                        .map(|r| r.join(RUNTIME_DIR).join(RUNTIME_FILE))
+                        .find(|p| p.is_file())
+                }),
+        };
+        Locations {
+            models_dir,
+            runtime,
+        }
+    }
+
+    /// The default backbone: ResNet50 when its model file is present, else the offline
+    /// EfficientNet-Lite0; `None` when neither model file exists.
+    pub fn default_model(&self) -> Option<ModelSpec> {
+        ["resnet50", "efficientnet-lite0"].iter().find_map(|name| {
+            let spec = ModelSpec::resolve(name, &self.models_dir).ok()?;
+            spec.model_path().is_file().then_some(spec)
+        })
+    }
+}
+
+fn project_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));
+    }
+    roots
+}
+
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+    OnceLock::new();
+
+/// Loads the ONNX Runtime library once per process.
+fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
+    let err = |problem: String| Error::Runtime {
+        path: runtime.to_path_buf(),
+        problem,
+    };
+    if !runtime.is_file() {
+        return Err(err(format!(
+            "ONNX Runtime library not found; run `{SETUP_COMMAND}` or set ORT_DYLIB_PATH"
+        )));
+    }
+    let env = ENVIRONMENT.get_or_init(|| {
+        let built = std::panic::catch_unwind(|| {
+            ort::init_from(runtime)
+                .map_err(|e| e.to_string())?
+                .with_name("spotdiff")
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        match built {
+            Ok(r) => r,
+            Err(_) => Err("the library could not be initialised".to_string()),
+        }
+    });
+    env.clone().map_err(|e| {
+        err(format!(
+            "cannot load ONNX Runtime ({e}); spotdiff needs 1.31 (`{SETUP_COMMAND}` installs it)"
+        ))
+    })
+}
+
+/// One feature-map output for a batch: `[n, c, h, w]`, row-major.
+#[derive(Debug, Clone)]
+pub struct FeatureMap {
+    pub stride: u32,
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<f32>,
+}
+
+impl FeatureMap {
+    /// The `[c, h, w]` block of batch item `i`.
+    pub fn item(&self, i: usize) -> &[f32] {
+        let len = self.c * self.h * self.w;
+        &self.data[i * len..(i + 1) * len]
+    }
+}
+
+/// What a batch run yields.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// One pooled embedding per batch item.
+    pub pooled: Vec<Vec<f32>>,
+    /// The manifest's feature maps, in its order.
+    pub features: Vec<FeatureMap>,
+}
+
+/// A pretrained CNN backbone: the checked manifest and one ONNX Runtime session,
+/// built once and shared (runs are serialised; the session itself uses every core).
+pub struct Backbone {
+    spec: ModelSpec,
+    session: Mutex<Session>,
+}
+
+impl std::fmt::Debug for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backbone")
+            .field("model", &self.spec.name)
+            .finish()
+    }
+}
+
+impl Backbone {
+    /// Loads the model a manifest describes: checks the file and its SHA-256, builds
+    /// the session with one thread per core, and checks the input (`[N, 3, H, W]`
+    /// float) and that every output the manifest names exists.
+    pub fn open(spec: ModelSpec, runtime: &Path) -> Result<Backbone> {
+        let path = spec.model_path();
+        let err = |problem: String| Error::Model {
+            path: path.clone(),
+            problem,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| {
+            err(match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "model file not found; `{SETUP_COMMAND}` builds efficientnet-lite0, \
+                     `bash scripts/download-model.sh` fetches resnet50"
+                ),
+                _ => format!("cannot read the model: {e}"),
+            })
+        })?;
+        if let Some(want) = &spec.sha256 {
+            let have = hex(&Sha256::digest(&bytes));
+            if !have.eq_ignore_ascii_case(want) {
+                return Err(err(format!(
+                    "checksum mismatch: SHA-256 is {have}, the manifest says {want} \
+                     (a damaged or different file; rebuild or fetch it again)"
+                )));
+            }
+        }
+        let env = environment(runtime)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let session = Session::builder(&env)
+            .and_then(|b| {
+                b.with_optimization_level(GraphOptimizationLevel::Level3)
+                    .and_then(|b| b.with_intra_threads(threads))
+                    .map_err(ort::Error::from)
+            })
+            .and_then(|mut b| b.commit_from_memory(&bytes))
+            .map_err(|e| err(format!("not a usable ONNX model: {}", first_line(&e))))?;
+        check_signature(&session, &spec).map_err(err)?;
+        Ok(Backbone {
+            spec,
+            session: Mutex::new(session),
+        })
+    }
+
+    /// The manifest this backbone was built from.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Runs `n` images (`[n, 3, h, w]`, already normalised) and returns the pooled
+    /// embeddings and feature maps, shape-checked against the manifest.
+    pub fn run(&self, input: Vec<f32>, n: usize, h: usize, w: usize) -> Result<Outputs> {
+        let err = |problem: String| Error::Model {
+            path: self.spec.model_path(),
+            problem,
+        };
+        let tensor = Tensor::from_array(([n, 3, h, w], input))
+            .map_err(|e| err(format!("cannot build the input tensor: {}", first_line(&e))))?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session
+            .run(ort::inputs![self.spec.input.as_str() => tensor])
+            .map_err(|e| err(format!("inference failed: {}", first_line(&e))))?;
+        let extract = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
+            let value = outputs
+                .get(name)
+                .ok_or_else(|| err(format!("the model gave no output `{name}`")))?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| err(format!("output `{name}`: {}", first_line(&e))))?;
+            let dims = shape.iter().map(|&d| d.max(0) as usize).collect();
+            Ok((dims, data.to_vec()))
+        };
+        let (pshape, pdata) = extract(&self.spec.pooled)?;
+        let dim: usize = pshape.iter().skip(1).product();
+        if pshape.first() != Some(&n) || dim == 0 {
+            return Err(err(format!(
+                "pooled output `{}` has shape {pshape:?}, expected [{n}, D, ...]",
+                self.spec.pooled
+            )));
+        }
+        let pooled = pdata.chunks(dim).map(<[f32]>::to_vec).collect();
+        let mut features = Vec::new();
+        for f in &self.spec.features {
+            let (shape, data) = extract(&f.name)?;
+            let want = [
+                n,
+                f.channels,
+                h.div_ceil(f.stride as usize),
+                w.div_ceil(f.stride as usize),
+            ];
+            if shape != want {
+                return Err(err(format!(
+                    "feature output `{}` has shape {shape:?}, expected {want:?} (stride {})",
+                    f.name, f.stride
+                )));
+            }
+            features.push(FeatureMap {
+                stride: f.stride,
+                n,
+                c: want[1],
+                h: want[2],
+                w: want[3],
+                data,
+            });
+        }
+        Ok(Outputs { pooled, features })
+    }
+}
+
+/// Checks the session's input and outputs against the manifest.
+fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(), String> {
+    let input = session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == spec.input)
+        .ok_or_else(|| {
+            format!(
+                "the model has no input `{}` (inputs: {})",
+                spec.input,
+                session
+                    .inputs()
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    match input.dtype() {
+        ValueType::Tensor { ty, shape, .. } => {
+            if *ty != ort::value::TensorElementType::Float32 {
+                return Err(format!("input `{}` is {ty}, expected float32", spec.input));
+            }
+            if shape.len() != 4 || !(shape[1] == 3 || shape[1] < 0) {
+                return Err(format!(
+                    "input `{}` has shape {:?}, expected [N, 3, H, W]",
+                    spec.input,
+                    &shape[..]
+                ));
+            }
+        }
+        other => return Err(format!("input `{}` is {other}, not a tensor", spec.input)),
+    }
+    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    for want in std::iter::once(&spec.pooled).chain(spec.features.iter().map(|f| &f.name)) {
+        if !names.contains(&want.as_str()) {
+            return Err(format!(
+                "the model has no output `{want}` (outputs: {}); models from the ONNX Model Zoo \
+                 need their inner tensors exposed, which `bash scripts/download-model.sh` does",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,404 @@
+//! From two images to a deep change map: preprocessing at a working resolution that
+//! keeps the aspect ratio (no centre crop), one batch through the backbone, and an
+//! LPIPS-style distance between the feature maps, tolerant of one cell of shift.
+
+use super::backbone::{Backbone, FeatureMap};
+use super::manifest::ModelSpec;
+use crate::error::Result;
+use crate::map::gaussian_kernel;
+use image::imageops::{self, FilterType};
+use image::RgbaImage;
+
+/// The working resolution: the image scaled to `w × h`, padded to `pw × ph`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    pub w: u32,
+    pub h: u32,
+    pub pw: u32,
+    pub ph: u32,
+    /// Working pixels per image pixel, along x and y.
+    pub sx: f32,
+    pub sy: f32,
+}
+
+impl Work {
+    /// Short side `working_short_side`, long side at most `max_long_side`, both padded
+    /// to a multiple of `pad_multiple`.
+    pub fn for_image(width: u32, height: u32, spec: &ModelSpec) -> Work {
+        let (short, long) = (width.min(height).max(1), width.max(height).max(1));
+        let mut scale = spec.working_short_side as f32 / short as f32;
+        if long as f32 * scale > spec.max_long_side as f32 {
+            scale = spec.max_long_side as f32 / long as f32;
+        }
+        let w = ((width as f32 * scale).round() as u32).max(1);
+        let h = ((height as f32 * scale).round() as u32).max(1);
+        let m = spec.pad_multiple;
+        Work {
+            w,
+            h,
+            pw: w.div_ceil(m) * m,
+            ph: h.div_ceil(m) * m,
+            sx: w as f32 / width.max(1) as f32,
+            sy: h as f32 / height.max(1) as f32,
+        }
+    }
+}
+
+/// Scales an image to the working size and writes it as normalised CHW floats
+/// (composited over white; the padding repeats the edge pixels).
+fn preprocess(img: &RgbaImage, work: Work, spec: &ModelSpec, out: &mut [f32]) {
+    let small = if img.dimensions() == (work.w, work.h) {
+        img.clone()
+    } else {
+        imageops::resize(img, work.w, work.h, FilterType::Triangle)
+    };
+    let plane = (work.pw * work.ph) as usize;
+    for y in 0..work.ph {
+        let sy = y.min(work.h - 1);
+        for x in 0..work.pw {
+            let p = small.get_pixel(x.min(work.w - 1), sy).0;
+            let a = f32::from(p[3]) / 255.0;
+            let i = (y * work.pw + x) as usize;
+            for c in 0..3 {
+                let v = (f32::from(p[c]) / 255.0) * a + (1.0 - a);
+                out[c * plane + i] = (v - spec.mean[c]) / spec.std[c];
+            }
+        }
+    }
+}
+
+/// The deep change map at working resolution, 0 (same) to 4 (opposite features),
+/// and the image-level scores.
+#[derive(Debug, Clone)]
+pub struct DeepMap {
+    pub work: Work,
+    /// `work.w × work.h`, row-major.
+    pub values: Vec<f32>,
+    /// Cosine similarity of the pooled embeddings.
+    pub semantic: f64,
+    /// Mean cosine similarity of corresponding feature cells (stride-16 layer).
+    pub patch_similarity: f64,
+    /// Milliseconds spent preprocessing, in the backbone, and building the map.
+    pub timings: [f64; 3],
+}
+
+impl DeepMap {
+    /// The map at an image pixel (bilinear).
+    pub fn at_image(&self, x: u32, y: u32) -> f32 {
+        let u = (x as f32 + 0.5) * self.work.sx - 0.5;
+        let v = (y as f32 + 0.5) * self.work.sy - 0.5;
+        bilinear(&self.values, self.work.w as usize, self.work.h as usize, u, v)
+    }
+
+    /// The map at a working pixel.
+    pub fn at_work(&self, x: u32, y: u32) -> f32 {
+        self.values[(y * self.work.w + x) as usize]
+    }
+
+    pub fn max(&self) -> f32 {
+        self.values.iter().fold(0.0, |m, v| m.max(*v))
+    }
+}
+
+/// Runs A and B as one batch and builds the deep change map.
+pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<DeepMap> {
+    let spec = backbone.spec();
+    let clock = std::time::Instant::now();
+    let mut timings = [0.0; 3];
+    let elapsed = || clock.elapsed().as_secs_f64() * 1000.0;
+    let work = Work::for_image(a.width(), a.height(), spec);
+    let item = (3 * work.pw * work.ph) as usize;
+    let mut input = vec![0.0f32; 2 * item];
+    {
+        let (ia, ib) = input.split_at_mut(item);
+        rayon::join(
+            || preprocess(a, work, spec, ia),
+            || preprocess(b, work, spec, ib),
+        );
+    }
+    timings[0] = elapsed();
+    let out = backbone.run(input, 2, work.ph as usize, work.pw as usize)?;
+    timings[1] = elapsed() - timings[0];
+    let semantic = cosine(&out.pooled[0], &out.pooled[1]);
+    let layers: Vec<(Vec<f32>, &FeatureMap)> = out
+        .features
+        .iter()
+        .map(|f| (layer_distance(f, work), f))
+        .collect();
+    let coarsest = out.features.iter().max_by_key(|f| f.stride).expect("features");
+    let patch_similarity = patch_similarity(coarsest, work);
+    // Upsample every layer to the working resolution and average them.
+    let (w, h) = (work.w as usize, work.h as usize);
+    let mut values = vec![0.0f32; w * h];
+    for (d, f) in &layers {
+        let s = f.stride as f32;
+        let (gw, gh) = valid_cells(f, work);
+        for y in 0..h {
+            let v = (y as f32 + 0.5) / s - 0.5;
+            for x in 0..w {
+                let u = (x as f32 + 0.5) / s - 0.5;
+                values[y * w + x] += bilinear(d, gw, gh, u, v) / layers.len() as f32;
+            }
+        }
+    }
+    let values = gaussian_blur(&values, w, h, 4.0);
+    timings[2] = elapsed() - timings[0] - timings[1];
+    Ok(DeepMap {
+        work,
+        values,
+        semantic,
+        patch_similarity,
+        timings,
+    })
+}
+
+/// Cells of a feature map that cover the image (not only padding).
+fn valid_cells(f: &FeatureMap, work: Work) -> (usize, usize) {
+    let s = f.stride;
+    (
+        (work.w.div_ceil(s) as usize).min(f.w),
+        (work.h.div_ceil(s) as usize).min(f.h),
+    )
+}
+
+/// Unit-normalised feature vectors of item `i`, cell-major (`[cell][channel]`), for
+/// the valid cells only.
+fn unit_cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Vec<f32> {
+    let src = f.item(i);
+    let plane = f.h * f.w;
+    let mut out = vec![0.0f32; gw * gh * f.c];
+    for y in 0..gh {
+        for x in 0..gw {
+            let cell = &mut out[(y * gw + x) * f.c..(y * gw + x + 1) * f.c];
+            let mut norm = 0.0f32;
+            for (c, v) in cell.iter_mut().enumerate() {
+                *v = src[c * plane + y * f.w + x];
+                norm += *v * *v;
+            }
+            let inv = 1.0 / (norm.sqrt() + 1e-10);
+            cell.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    out
+}
+
+/// Squared distance of unit vectors: 2 (1 - cos), 0..4.
+#[inline]
+fn dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The layer's distance per valid cell: for each shift of up to one cell, the squared
+/// distance averaged over the 3×3 neighbourhood; the best shift wins, and the larger
+/// of the two directions (A against B, B against A) counts.
+fn layer_distance(f: &FeatureMap, work: Work) -> Vec<f32> {
+    let (gw, gh) = valid_cells(f, work);
+    let ua = unit_cells(f, 0, gw, gh);
+    let ub = unit_cells(f, 1, gw, gh);
+    let c = f.c;
+    let one_way = |p: &[f32], q: &[f32]| -> Vec<f32> {
+        let mut best = vec![f32::INFINITY; gw * gh];
+        for dy in -1i32..=1 {
+            for dx in -1i32..=1 {
+                // Raw distance of each cell to its shifted partner (NaN: partner outside).
+                let raw: Vec<f32> = (0..gw * gh)
+                    .map(|i| {
+                        let (x, y) = ((i % gw) as i32, (i / gw) as i32);
+                        let (qx, qy) = (x + dx, y + dy);
+                        if qx < 0 || qy < 0 || qx >= gw as i32 || qy >= gh as i32 {
+                            return f32::NAN;
+                        }
+                        let j = qy as usize * gw + qx as usize;
+                        dist(&p[i * c..(i + 1) * c], &q[j * c..(j + 1) * c])
+                    })
+                    .collect();
+                let avg = box3_mean(&raw, gw, gh);
+                for (b, v) in best.iter_mut().zip(avg) {
+                    if v < *b {
+                        *b = v;
+                    }
+                }
+            }
+        }
+        best.iter()
+            .map(|v| if v.is_finite() { *v } else { 0.0 })
+            .collect()
+    };
+    let ab = one_way(&ua, &ub);
+    let ba = one_way(&ub, &ua);
+    ab.iter().zip(&ba).map(|(x, y)| x.max(*y)).collect()
+}
+
+/// Mean over each cell's 3×3 neighbourhood, skipping NaN; NaN where the cell is NaN.
+fn box3_mean(v: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![f32::NAN; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            if v[y * w + x].is_nan() {
+                continue;
+            }
+            let (mut sum, mut n) = (0.0f32, 0u32);
+            for ny in y.saturating_sub(1)..(y + 2).min(h) {
+                for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                    let s = v[ny * w + nx];
+                    if !s.is_nan() {
+                        sum += s;
+                        n += 1;
+                    }
+                }
+            }
+            out[y * w + x] = sum / n as f32;
+        }
+    }
+    out
+}
+
+fn patch_similarity(f: &FeatureMap, work: Work) -> f64 {
+    let (gw, gh) = valid_cells(f, work);
+    let ua = unit_cells(f, 0, gw, gh);
+    let ub = unit_cells(f, 1, gw, gh);
+    let cells = gw * gh;
+    let sum: f64 = (0..cells)
+        .map(|i| {
+            let d = dist(&ua[i * f.c..(i + 1) * f.c], &ub[i * f.c..(i + 1) * f.c]);
+            1.0 - f64::from(d) / 2.0
+        })
+        .sum();
+    sum / cells.max(1) as f64
+}
+
+/// Cosine similarity; 1 for two zero vectors (nothing to tell apart).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 && bb == 0.0 {
+        return 1.0;
+    }
+    (ab / (aa.sqrt() * bb.sqrt()).max(1e-30)).clamp(-1.0, 1.0)
+}
+
+/// Bilinear sample of a `w × h` grid at (u, v), clamped at the edges.
+fn bilinear(g: &[f32], w: usize, h: usize, u: f32, v: f32) -> f32 {
+    let u = u.clamp(0.0, (w - 1) as f32);
+    let v = v.clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (u.floor() as usize, v.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+    let top = g[y0 * w + x0] * (1.0 - fx) + g[y0 * w + x1] * fx;
+    let bottom = g[y1 * w + x0] * (1.0 - fx) + g[y1 * w + x1] * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// Separable Gaussian blur with clamped edges.
+fn gaussian_blur(v: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let k = gaussian_kernel(sigma, 3.0);
+    let r = (k.len() / 2) as isize;
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            tmp[y * w + x] = k
+                .iter()
+                .enumerate()
+                .map(|(i, kv)| {
+                    let sx = (x as isize + i as isize - r).clamp(0, w as isize - 1) as usize;
+                    kv * v[y * w + sx]
+                })
+                .sum();
+        }
+    }
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            out[y * w + x] = k
+                .iter()
+                .enumerate()
+                .map(|(i, kv)| {
+                    let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
+                    kv * tmp[sy * w + x]
+                })
+                .sum();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ModelSpec {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        ModelSpec::resolve("efficientnet-lite0", &dir).unwrap()
+    }
+
+    #[test]
+    fn working_size_keeps_the_aspect_ratio() {
+        let w = Work::for_image(1920, 1080, &spec());
+        assert_eq!((w.w, w.h), (796, 448));
+        assert_eq!((w.pw, w.ph), (800, 448));
+        let w = Work::for_image(100, 4000, &spec());
+        assert_eq!((w.w, w.h), (22, 896));
+        assert_eq!((w.pw, w.ph), (32, 896));
+        let w = Work::for_image(64, 64, &spec());
+        assert_eq!((w.w, w.h, w.pw, w.ph), (448, 448, 448, 448));
+    }
+
+    #[test]
+    fn cosine_of_equal_and_opposite_vectors() {
+        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-12);
+        assert!((cosine(&[1.0, 0.0], &[-1.0, 0.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(cosine(&[0.0], &[0.0]), 1.0);
+    }
+
+    #[test]
+    fn shifted_features_cost_nothing_changed_ones_do() {
+        // A 6x6 grid, 2 channels: B is A shifted one cell right, except one cell.
+        let (gw, gh, c) = (6usize, 6usize, 2usize);
+        let cellv = |x: usize, y: usize| [((x * 7 + y * 3) % 5) as f32 + 1.0, (y % 3) as f32];
+        let mut data = vec![0.0f32; 2 * c * gw * gh];
+        for y in 0..gh {
+            for x in 0..gw {
+                let a = cellv(x, y);
+                let b = cellv(x.saturating_sub(1), y);
+                for ch in 0..c {
+                    data[ch * gw * gh + y * gw + x] = a[ch];
+                    data[c * gw * gh + ch * gw * gh + y * gw + x] = b[ch];
+                }
+            }
+        }
+        let f = FeatureMap {
+            stride: 8,
+            n: 2,
+            c,
+            h: gh,
+            w: gw,
+            data: data.clone(),
+        };
+        let work = Work {
+            w: 48,
+            h: 48,
+            pw: 48,
+            ph: 48,
+            sx: 1.0,
+            sy: 1.0,
+        };
+        let d = layer_distance(&f, work);
+        assert!(d[2 * gw + 3] < 1e-6, "shift not tolerated: {}", d[2 * gw + 3]);
+        // Flip one cell of B to the opposite direction.
+        let mut changed = data;
+        for ch in 0..c {
+            changed[c * gw * gh + ch * gw * gh + 3 * gw + 3] *= -1.0;
+        }
+        let f = FeatureMap {
+            data: changed,
+            ..f
+        };
+        let d = layer_distance(&f, work);
+        assert!(d[3 * gw + 3] > 0.3, "change missed: {}", d[3 * gw + 3]);
+    }
+}
