@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, real-pair tests (../shared/realpairs, or
 # $SPOTDIFF_REALPAIRS; missing data fails, never skips), nuisance tests, SSIM against
-# values computed with scikit-image, and end-to-end CLI tests.
+# values computed with scikit-image, deep-feature tests, and end-to-end CLI tests.
+# First it installs what the deep tests need (idempotent, quiet when done):
+# ONNX Runtime and the offline EfficientNet-Lite0 backbone (scripts/setup-deep.sh)
+# and the random-weight ResNet50 topology fixture (.deps/fixtures).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup-deep.sh
+if [ ! -f .deps/fixtures/resnet50-random.onnx ]; then
+    echo "test: building the ResNet50 topology fixture (.deps/fixtures/resnet50-random.onnx)"
+    .deps/venv/bin/python scripts/make-resnet50-fixture.py >/dev/null
+fi
 cargo test --all-targets

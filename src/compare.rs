@@ -43,6 +43,13 @@ pub struct Comparison<'a> {
     pub timings: Timings,
 }
 
+impl Comparison<'_> {
+    /// The deep change map, when a backbone ran.
+    pub fn deep_map(&self) -> Option<&DeepMap> {
+        self.fields.deep.as_ref()
+    }
+}
+
 /// Time spent in each step of [`compare_with`], in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
@@ -270,6 +277,11 @@ pub fn compare_with<'a>(
             b.deep_change = Some(peak_deep(&fields, b));
         }
         add_deep_boxes(&fields, &settings, &mut boxes);
+        // Deep evidence widens what a box's change is: recount, so the count and the
+        // mask agree.
+        for b in boxes.iter_mut().filter(|b| b.evidence.contains(&"deep")) {
+            b.changed_pixels = count_marked(&fields, b);
+        }
     }
     timings.boxes_ms = ms(clock.elapsed());
     let total = (u64::from(w) * u64::from(h)) as f64;
@@ -311,6 +323,16 @@ pub fn compare_with<'a>(
         fields,
         timings,
     })
+}
+
+fn count_marked(fields: &Fields, b: &ChangeBox) -> u64 {
+    let mut n = 0;
+    for y in b.y..b.y + b.h {
+        for x in b.x..b.x + b.w {
+            n += u64::from(fields.marked(x, y, b));
+        }
+    }
+    n
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -390,7 +412,8 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
         sum_delta_e: 0.0,
         peak_delta_e: 0.0,
         peak_score: 0.0,
-        evidence: EVIDENCE_DEEP,
+        // The colour difference supports the box, even where below its own threshold.
+        evidence: EVIDENCE_DEEP | EVIDENCE_PIXEL,
     };
     let mut deep_pixels = 0u64;
     for y in rect.y..rect.bottom() {
@@ -411,18 +434,11 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
                 r.changed_pixels += 1;
                 r.sum_delta_e += f64::from(de);
                 r.peak_delta_e = r.peak_delta_e.max(de);
-                if de >= fields.pixel_t {
-                    r.evidence |= EVIDENCE_PIXEL;
-                }
             }
         }
     }
     if r.changed_pixels >= u64::from(min_area) {
-        let mut b = to_box(&r);
-        if !b.evidence.contains(&"deep") {
-            b.evidence.push("deep");
-        }
-        b
+        to_box(&r)
     } else {
         ChangeBox {
             x: rect.x,

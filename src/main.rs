@@ -82,7 +82,7 @@ struct CompareArgs {
     #[arg(allow_negative_numbers = true)]
     ssim_threshold: Threshold,
 
-    /// Deep-feature threshold as `2 (1 - cos)` (0..4), or `auto` (0.5).
+    /// Deep-feature threshold as `2 (1 - cos)` (0..4), or `auto` (0.75).
     #[arg(long, default_value = "auto", value_parser = parse_threshold)]
     #[arg(allow_negative_numbers = true)]
     deep_threshold: Threshold,

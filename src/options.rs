@@ -178,7 +178,7 @@ pub const PIXEL_FLOOR: f32 = 12.0;
 /// Floor of the automatic SSIM-dissimilarity threshold.
 pub const SSIM_FLOOR: f32 = 0.5;
 /// Floor of the automatic deep-feature threshold, `2 (1 - cos)`.
-pub const DEEP_FLOOR: f32 = 0.5;
+pub const DEEP_FLOOR: f32 = 0.75;
 
 /// Validated options: what the internals trust.
 #[derive(Debug, Clone)]

@@ -386,8 +386,23 @@ fn json_report_has_the_documented_fields() {
         assert!(mean > 0.0 && mean <= peak, "{b}");
         let evidence = b["evidence"].as_array().expect("evidence");
         assert!(!evidence.is_empty());
-        assert!(evidence.iter().all(|e| e == "pixel" || e == "ssim"), "{b}");
+        assert!(
+            evidence
+                .iter()
+                .all(|e| e == "pixel" || e == "ssim" || e == "deep"),
+            "{b}"
+        );
+        assert!(b["kind"] == "visual" || b["kind"] == "semantic", "{b}");
+        let deep = b["deep_change"].as_f64().expect("deep_change");
+        assert!((0.0..=4.0).contains(&deep), "{b}");
     }
+    // The default backbone ran: semantic scores are in range and the model is named.
+    assert!(v["model"] == "efficientnet-lite0" || v["model"] == "resnet50", "{v}");
+    let semantic = v["scores"]["semantic"].as_f64().expect("scores.semantic");
+    assert!(semantic > 0.5 && semantic < 1.0, "semantic {semantic}");
+    let patch = v["scores"]["patch_similarity"].as_f64().expect("patch");
+    assert!(patch > 0.5 && patch < 1.0, "patch {patch}");
+    assert!(v["thresholds"]["deep_distance"].as_f64().is_some());
 }
 
 #[test]

@@ -141,6 +141,8 @@ pub struct Outputs {
     pub pooled: Vec<Vec<f32>>,
     /// The manifest's feature maps, in its order.
     pub features: Vec<FeatureMap>,
+    /// Class scores per batch item, when the manifest names a logits output.
+    pub logits: Option<Vec<Vec<f32>>>,
 }
 
 /// A pretrained CNN backbone: the checked manifest and one ONNX Runtime session,
@@ -264,7 +266,19 @@ impl Backbone {
                 data,
             });
         }
-        Ok(Outputs { pooled, features })
+        let logits = match &self.spec.logits {
+            Some(name) if outputs.get(name.as_str()).is_some() => {
+                let (shape, data) = extract(name)?;
+                let classes: usize = shape.iter().skip(1).product();
+                Some(data.chunks(classes.max(1)).map(<[f32]>::to_vec).collect())
+            }
+            _ => None,
+        };
+        Ok(Outputs {
+            pooled,
+            features,
+            logits,
+        })
     }
 }
 

@@ -44,14 +44,50 @@ impl Work {
     }
 }
 
-/// Scales an image to the working size and writes it as normalised CHW floats
-/// (composited over white; the padding repeats the edge pixels).
+/// Gaussian blur (σ, working pixels) applied before the backbone: JPEG ringing and
+/// sensor noise otherwise move the stride-8 features of textured areas.
+const BLUR: f32 = 1.0;
+
+/// ImageNet classification of one image, as the backbone was trained: shorter side
+/// scaled to 256, centre crop 224×224. Returns the class scores (`None` when the
+/// model has no logits output). Used to check that the weights are the real ones.
+pub fn classify(backbone: &Backbone, img: &RgbaImage) -> Result<Option<Vec<f32>>> {
+    let (w, h) = img.dimensions();
+    let scale = 256.0 / w.min(h).max(1) as f32;
+    let (sw, sh) = (
+        ((w as f32 * scale).round() as u32).max(224),
+        ((h as f32 * scale).round() as u32).max(224),
+    );
+    let scaled = imageops::resize(img, sw, sh, FilterType::Triangle);
+    let crop = imageops::crop_imm(&scaled, (sw - 224) / 2, (sh - 224) / 2, 224, 224).to_image();
+    let work = Work {
+        w: 224,
+        h: 224,
+        pw: 224,
+        ph: 224,
+        sx: 1.0,
+        sy: 1.0,
+    };
+    let mut input = vec![0.0f32; 3 * 224 * 224];
+    to_tensor(&crop, work, backbone.spec(), &mut input);
+    let out = backbone.run(input, 1, 224, 224)?;
+    Ok(out.logits.map(|mut l| l.swap_remove(0)))
+}
+
+/// Scales an image to the working size, blurs it lightly and writes it as normalised
+/// CHW floats.
 fn preprocess(img: &RgbaImage, work: Work, spec: &ModelSpec, out: &mut [f32]) {
     let small = if img.dimensions() == (work.w, work.h) {
         img.clone()
     } else {
         imageops::resize(img, work.w, work.h, FilterType::Triangle)
     };
+    to_tensor(&imageops::blur(&small, BLUR), work, spec, out);
+}
+
+/// Writes an image of the working size as normalised CHW floats (composited over
+/// white; the padding repeats the edge pixels).
+fn to_tensor(small: &RgbaImage, work: Work, spec: &ModelSpec, out: &mut [f32]) {
     let plane = (work.pw * work.ph) as usize;
     for y in 0..work.ph {
         let sy = y.min(work.h - 1);
@@ -161,26 +197,54 @@ fn valid_cells(f: &FeatureMap, work: Work) -> (usize, usize) {
     )
 }
 
-/// Unit-normalised feature vectors of item `i`, cell-major (`[cell][channel]`), for
-/// the valid cells only.
-fn unit_cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Vec<f32> {
+/// Feature vectors of item `i`, cell-major (`[cell][channel]`), for the valid cells
+/// only, each divided by its norm plus `eps`: strong features become unit vectors,
+/// while the weak, direction-less features of flat areas stay short, so sensor noise
+/// there cannot swing them around.
+fn unit_cells(f: &FeatureMap, i: usize, gw: usize, gh: usize, eps: f32) -> Vec<f32> {
+    let mut out = cells(f, i, gw, gh);
+    for cell in out.chunks_mut(f.c) {
+        let inv = 1.0 / (norm(cell) + eps + 1e-10);
+        cell.iter_mut().for_each(|v| *v *= inv);
+    }
+    out
+}
+
+/// Raw feature vectors of item `i`, cell-major, valid cells only.
+fn cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Vec<f32> {
     let src = f.item(i);
     let plane = f.h * f.w;
     let mut out = vec![0.0f32; gw * gh * f.c];
     for y in 0..gh {
         for x in 0..gw {
             let cell = &mut out[(y * gw + x) * f.c..(y * gw + x + 1) * f.c];
-            let mut norm = 0.0f32;
             for (c, v) in cell.iter_mut().enumerate() {
                 *v = src[c * plane + y * f.w + x];
-                norm += *v * *v;
             }
-            let inv = 1.0 / (norm.sqrt() + 1e-10);
-            cell.iter_mut().for_each(|v| *v *= inv);
         }
     }
     out
 }
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+/// The normalisation floor of a layer: a share of the mean feature norm over both
+/// images' valid cells.
+fn norm_floor(f: &FeatureMap, gw: usize, gh: usize) -> f32 {
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for i in 0..2 {
+        for cell in cells(f, i, gw, gh).chunks(f.c) {
+            sum += f64::from(norm(cell));
+            n += 1;
+        }
+    }
+    (NORM_FLOOR * sum / n.max(1) as f64) as f32
+}
+
+/// See [`norm_floor`].
+const NORM_FLOOR: f64 = 0.25;
 
 /// Squared distance of unit vectors: 2 (1 - cos), 0..4.
 #[inline]
@@ -193,8 +257,9 @@ fn dist(a: &[f32], b: &[f32]) -> f32 {
 /// of the two directions (A against B, B against A) counts.
 fn layer_distance(f: &FeatureMap, work: Work) -> Vec<f32> {
     let (gw, gh) = valid_cells(f, work);
-    let ua = unit_cells(f, 0, gw, gh);
-    let ub = unit_cells(f, 1, gw, gh);
+    let eps = norm_floor(f, gw, gh);
+    let ua = unit_cells(f, 0, gw, gh, eps);
+    let ub = unit_cells(f, 1, gw, gh, eps);
     let c = f.c;
     let one_way = |p: &[f32], q: &[f32]| -> Vec<f32> {
         let mut best = vec![f32::INFINITY; gw * gh];
@@ -255,8 +320,8 @@ fn box3_mean(v: &[f32], w: usize, h: usize) -> Vec<f32> {
 
 fn patch_similarity(f: &FeatureMap, work: Work) -> f64 {
     let (gw, gh) = valid_cells(f, work);
-    let ua = unit_cells(f, 0, gw, gh);
-    let ub = unit_cells(f, 1, gw, gh);
+    let ua = unit_cells(f, 0, gw, gh, 0.0);
+    let ub = unit_cells(f, 1, gw, gh, 0.0);
     let cells = gw * gh;
     let sum: f64 = (0..cells)
         .map(|i| {

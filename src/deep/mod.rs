@@ -8,7 +8,7 @@ pub mod features;
 pub mod manifest;
 
 pub use backbone::{Backbone, Locations, SETUP_COMMAND};
-pub use features::{deep_map, DeepMap};
+pub use features::{classify, deep_map, DeepMap};
 pub use manifest::ModelSpec;
 
 use crate::error::Result;

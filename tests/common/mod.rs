@@ -1,8 +1,23 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use spotdiff::{compare, load, ChangeBox, Image, Method, Options, Report, Threshold};
+use spotdiff::deep::{self, Backbone, Selection};
+use spotdiff::{compare_with, load, ChangeBox, Image, Method, Options, Report, Threshold};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The default backbone (as `spotdiff compare` picks it), loaded once per test binary.
+/// The fused default is tested with it, as users run it; a missing backbone or
+/// runtime is a failure, never a skip (`bash scripts/setup-deep.sh` installs both).
+pub fn backbone() -> &'static Backbone {
+    static BACKBONE: OnceLock<Backbone> = OnceLock::new();
+    BACKBONE.get_or_init(|| match deep::select(None, None) {
+        Ok(Selection::Ready(b)) => b,
+        Ok(Selection::Missing(reason)) => panic!("no backbone: {reason}"),
+        Ok(Selection::Off) => unreachable!(),
+        Err(e) => panic!("{e}"),
+    })
+}
 
 /// The shared folder of real image pairs. Missing data is a failure, never a skip.
 pub fn realpairs() -> PathBuf {
@@ -27,8 +42,10 @@ pub fn open(path: &Path) -> Image {
     load(path, &Options::default().limits).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Compares with the default backbone for the deep and fused methods.
 pub fn run_with(a: &Image, b: &Image, options: &Options) -> Report {
-    compare(a, b, options)
+    let bb = matches!(options.method, Method::Fused | Method::Deep).then(backbone);
+    compare_with(a, b, options, bb)
         .unwrap_or_else(|e| panic!("{e}"))
         .report
 }
