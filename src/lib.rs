@@ -32,11 +32,11 @@ pub mod ssim;
 pub mod write;
 
 pub use compare::{compare, compare_with, Comparison, Timings};
+pub use deep::{Backbone, Locations, ModelSpec};
 pub use error::{Error, Result};
 pub use load::{load, Image};
 pub use options::{Limits, Method, Options, Rect, SizePolicy, Threshold};
 pub use render::{Picture, Style};
-pub use deep::{Backbone, Locations, ModelSpec};
 pub use report::{BoxKind, ChangeBox, Report, Verdict};
 
 /// Loads both images at once, each on its own thread.

@@ -392,9 +392,7 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
         r.thresholds.ssim_dissimilarity
     )
     .unwrap();
-    if let (Some(model), Some(sem), Some(patch)) =
-        (&r.model, s.semantic, s.patch_similarity)
-    {
+    if let (Some(model), Some(sem), Some(patch)) = (&r.model, s.semantic, s.patch_similarity) {
         writeln!(
             out,
             "  deep ({model}): semantic {sem:.4}   patch similarity {patch:.4}   (threshold {})",

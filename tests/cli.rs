@@ -397,7 +397,10 @@ fn json_report_has_the_documented_fields() {
         assert!((0.0..=4.0).contains(&deep), "{b}");
     }
     // The default backbone ran: semantic scores are in range and the model is named.
-    assert!(v["model"] == "efficientnet-lite0" || v["model"] == "resnet50", "{v}");
+    assert!(
+        v["model"] == "efficientnet-lite0" || v["model"] == "resnet50",
+        "{v}"
+    );
     let semantic = v["scores"]["semantic"].as_f64().expect("scores.semantic");
     assert!(semantic > 0.5 && semantic < 1.0, "semantic {semantic}");
     let patch = v["scores"]["patch_similarity"].as_f64().expect("patch");
@@ -1002,4 +1005,143 @@ fn missing_second_image_exits_2_with_one_line() {
         repo("examples/before.png").as_os_str(),
     ]);
     assert_error(&r, "<B>");
+}
+
+// ---------------------------------------------------------------------------------
+// Deep features from the command line
+// ---------------------------------------------------------------------------------
+
+/// Runs `spotdiff` with extra environment variables.
+fn run_env(args: &[&OsStr], env: &[(&str, &OsStr)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .output()
+        .expect("spawn spotdiff");
+    Run {
+        code: out.status.code().expect("spotdiff exited by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn demo_args(extra: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = vec![
+        "compare".into(),
+        repo("examples/before.png").into(),
+        repo("examples/after.png").into(),
+    ];
+    v.extend(extra.iter().map(Into::into));
+    v
+}
+
+#[test]
+fn deep_method_reports_the_backbone_and_semantic_scores() {
+    let (code, v) = compare_json(
+        &repo("examples/before.png"),
+        &repo("examples/after.png"),
+        &["--method", "deep", "--model", "efficientnet-lite0"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(v["method"], "deep");
+    assert_eq!(v["model"], "efficientnet-lite0");
+    let sem = v["scores"]["semantic"].as_f64().unwrap();
+    assert!(sem > 0.9 && sem < 1.0, "{sem}");
+    assert!(boxes(&v).len() >= 3);
+}
+
+#[test]
+fn fused_without_a_backbone_says_so_in_one_line_and_still_compares() {
+    let empty = tmp();
+    let args = demo_args(&["--json"]);
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let r = run_env(&args, &[("SPOTDIFF_MODELS", empty.path().as_os_str())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with("spotdiff: note: no backbone model")
+            && lines[0].contains("scripts/setup-deep.sh")
+            && lines[0].contains("pixel + SSIM"),
+        "{}",
+        lines[0]
+    );
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["model"], Value::Null);
+    assert_eq!(v["scores"]["semantic"], Value::Null);
+    assert_eq!(boxes(&v).len(), 4);
+    // --model none turns deep features off without a note.
+    let r = compare(
+        &repo("examples/before.png"),
+        &repo("examples/after.png"),
+        &["--model", "none"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn deep_method_without_a_backbone_is_an_error() {
+    let empty = tmp();
+    let args = demo_args(&["--method", "deep"]);
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let r = run_env(&args, &[("SPOTDIFF_MODELS", empty.path().as_os_str())]);
+    assert_eq!(r.code, 2);
+    assert_error(&r, "scripts/setup-deep.sh");
+}
+
+#[test]
+fn bad_runtime_libraries_and_models_exit_2_with_one_line() {
+    let dir = tmp();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let fake = fake.to_str().unwrap().to_string();
+    // A library that loads but is not ONNX Runtime.
+    let libz = [
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .expect("libz.so.1");
+    let missing = dir.path().join("nowhere/libonnxruntime.so");
+    let missing = missing.to_str().unwrap().to_string();
+    for (extra, want) in [
+        (vec!["--ort-lib", fake.as_str()], "cannot load ONNX Runtime"),
+        (vec!["--ort-lib", libz], "cannot load ONNX Runtime"),
+        (vec!["--ort-lib", missing.as_str()], "not found"),
+        (
+            vec!["--model", "vgg19"],
+            "known models: efficientnet-lite0, resnet50",
+        ),
+        (
+            vec!["--model", "tests/fixtures/models/gray-input.onnx"],
+            "no manifest",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--method", "deep"]);
+        let r = compare(
+            &repo("examples/before.png"),
+            &repo("examples/after.png"),
+            &args,
+        );
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert_error(&r, want);
+    }
+}
+
+#[test]
+fn timings_are_printed_on_request() {
+    let r = compare(
+        &repo("examples/before.png"),
+        &repo("examples/after.png"),
+        &["--timings"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("deep inference") && r.stderr.contains("decode"),
+        "{}",
+        r.stderr
+    );
 }

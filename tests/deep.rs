@@ -30,11 +30,17 @@ fn offline_backbone_has_real_imagenet_weights_chelsea_is_a_cat() {
     let logits = classify(bb, &cat.rgba).unwrap().expect("logits output");
     assert_eq!(logits.len(), 1000);
     let top = argmax(&logits);
-    assert!((281..=285).contains(&top), "top-1 class {top}, not a cat class");
+    assert!(
+        (281..=285).contains(&top),
+        "top-1 class {top}, not a cat class"
+    );
     // A photo of a rocket is not a cat.
     let rocket = open(&repo("examples/before.png"));
     let top = argmax(&classify(bb, &rocket.rgba).unwrap().unwrap());
-    assert!(!(281..=285).contains(&top), "rocket classified as cat class {top}");
+    assert!(
+        !(281..=285).contains(&top),
+        "rocket classified as cat class {top}"
+    );
 }
 
 #[test]
@@ -42,7 +48,11 @@ fn identical_images_have_cosine_one_and_no_boxes() {
     let img = open(&repo("examples/before.png"));
     let d = deep_map(backbone(), &img.rgba, &img.rgba).unwrap();
     assert!((d.semantic - 1.0).abs() < 1e-5, "cosine {}", d.semantic);
-    assert!((d.patch_similarity - 1.0).abs() < 1e-5, "{}", d.patch_similarity);
+    assert!(
+        (d.patch_similarity - 1.0).abs() < 1e-5,
+        "{}",
+        d.patch_similarity
+    );
     assert!(d.max() < 1e-4, "deep map max {}", d.max());
     for m in [Method::Deep, Method::Fused] {
         let r = run_with(&img, &img.clone(), &method(m));
@@ -151,11 +161,19 @@ fn fused_with_deep_finds_everything_pixel_and_ssim_find() {
         "text-word-changed",
     ]
     .iter()
-    .map(|n| (fixture(&format!("{n}-a.png")), fixture(&format!("{n}-b.png"))))
+    .map(|n| {
+        (
+            fixture(&format!("{n}-a.png")),
+            fixture(&format!("{n}-b.png")),
+        )
+    })
     .collect();
     pairs.push((repo("examples/before.png"), repo("examples/after.png")));
     for (a, b) in [
-        ("odiff/test/png/orange.png", "odiff/test/png/orange_changed.png"),
+        (
+            "odiff/test/png/orange.png",
+            "odiff/test/png/orange_changed.png",
+        ),
         (
             "pyimagesearch_image_diff/images/original_01.png",
             "pyimagesearch_image_diff/images/modified_01.png",
@@ -174,7 +192,10 @@ fn fused_with_deep_finds_everything_pixel_and_ssim_find() {
         assert!(fused.model.is_some());
         for c in &classic.boxes {
             assert!(
-                fused.boxes.iter().any(|f| iou(corners(f), corners(c)) >= 0.5),
+                fused
+                    .boxes
+                    .iter()
+                    .any(|f| iou(corners(f), corners(c)) >= 0.5),
                 "{}: pixel+SSIM box {c:?} lost in {:?}",
                 a.display(),
                 fused.boxes

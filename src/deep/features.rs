@@ -123,7 +123,13 @@ impl DeepMap {
     pub fn at_image(&self, x: u32, y: u32) -> f32 {
         let u = (x as f32 + 0.5) * self.work.sx - 0.5;
         let v = (y as f32 + 0.5) * self.work.sy - 0.5;
-        bilinear(&self.values, self.work.w as usize, self.work.h as usize, u, v)
+        bilinear(
+            &self.values,
+            self.work.w as usize,
+            self.work.h as usize,
+            u,
+            v,
+        )
     }
 
     /// The map at a working pixel.
@@ -161,7 +167,11 @@ pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<Dee
         .iter()
         .map(|f| (layer_distance(f, work), f))
         .collect();
-    let coarsest = out.features.iter().max_by_key(|f| f.stride).expect("features");
+    let coarsest = out
+        .features
+        .iter()
+        .max_by_key(|f| f.stride)
+        .expect("features");
     let patch_similarity = patch_similarity(coarsest, work);
     // Upsample every layer to the working resolution and average them.
     let (w, h) = (work.w as usize, work.h as usize);
@@ -453,16 +463,17 @@ mod tests {
             sy: 1.0,
         };
         let d = layer_distance(&f, work);
-        assert!(d[2 * gw + 3] < 1e-6, "shift not tolerated: {}", d[2 * gw + 3]);
+        assert!(
+            d[2 * gw + 3] < 1e-6,
+            "shift not tolerated: {}",
+            d[2 * gw + 3]
+        );
         // Flip one cell of B to the opposite direction.
         let mut changed = data;
         for ch in 0..c {
             changed[c * gw * gh + ch * gw * gh + 3 * gw + 3] *= -1.0;
         }
-        let f = FeatureMap {
-            data: changed,
-            ..f
-        };
+        let f = FeatureMap { data: changed, ..f };
         let d = layer_distance(&f, work);
         assert!(d[3 * gw + 3] > 0.3, "change missed: {}", d[3 * gw + 3]);
     }

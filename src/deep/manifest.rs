@@ -70,7 +70,10 @@ impl ModelSpec {
         if spec.pad_multiple == 0
             || spec.working_short_side < 32
             || spec.max_long_side < spec.working_short_side
-            || spec.features.iter().any(|f| f.stride == 0 || f.channels == 0)
+            || spec
+                .features
+                .iter()
+                .any(|f| f.stride == 0 || f.channels == 0)
             || spec.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
         {
             return Err(err(
@@ -168,6 +171,9 @@ mod tests {
     fn unknown_model_names_the_known_ones() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
         let e = ModelSpec::resolve("vgg", &dir).unwrap_err().to_string();
-        assert!(e.contains("vgg.json") && e.contains("efficientnet-lite0, resnet50"), "{e}");
+        assert!(
+            e.contains("vgg.json") && e.contains("efficientnet-lite0, resnet50"),
+            "{e}"
+        );
     }
 }
