@@ -198,7 +198,6 @@ pub fn compare_with<'a>(
     let (ia, ib, alignment) = align(a, b, settings.size_policy)?;
     let (w, h) = ia.dimensions();
     let mut timings = Timings::default();
-    let clock = std::time::Instant::now();
     let tiles = Tiles::find(&ia, &ib);
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
 
@@ -218,37 +217,45 @@ pub fn compare_with<'a>(
         Method::Pixel | Method::Deep => ssim::MapKind::None,
         Method::Ssim | Method::Fused => ssim::MapKind::ShiftTolerant,
     };
-    let (pixel_map, ssim_result) = if tiles.is_clean() {
-        (Map::zeros(w, h), None)
-    } else {
-        rayon::join(
-            || pixel::pixel_map(&ia, &ib, alpha, &tiles),
-            || {
-                Some(ssim::compute(
-                    &ssim::Luma(&ia),
-                    &ssim::Luma(&ib),
-                    &tiles,
-                    ssim_kind,
-                ))
-            },
-        )
+    let maps = || {
+        let clock = std::time::Instant::now();
+        let maps = if tiles.is_clean() {
+            (Map::zeros(w, h), None)
+        } else {
+            rayon::join(
+                || pixel::pixel_map(&ia, &ib, alpha, &tiles),
+                || {
+                    Some(ssim::compute(
+                        &ssim::Luma(&ia),
+                        &ssim::Luma(&ib),
+                        &tiles,
+                        ssim_kind,
+                    ))
+                },
+            )
+        };
+        (maps, ms(clock.elapsed()))
     };
+    // The backbone runs beside the pixel and SSIM maps. Identical inputs need no run:
+    // their features are equal by definition.
+    let deep = || match backbone {
+        Some(bb) if !tiles.is_clean() => crate::deep::deep_map(bb, &ia, &ib).map(Some),
+        _ => Ok(None),
+    };
+    let (((pixel_map, ssim_result), maps_ms), deep) = rayon::join(maps, deep);
+    let deep = deep?;
+    timings.maps_ms = maps_ms;
+    if let Some(d) = &deep {
+        [
+            timings.deep_preprocess_ms,
+            timings.deep_inference_ms,
+            timings.deep_map_ms,
+        ] = d.timings;
+    }
     let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score);
     let ssim_map = ssim_result
         .map(|s| s.map)
         .filter(|_| ssim_kind != ssim::MapKind::None);
-    timings.maps_ms = ms(clock.elapsed());
-    // Identical inputs need no backbone run: their features are equal by definition.
-    let deep = match backbone {
-        Some(bb) if !tiles.is_clean() => {
-            let d = crate::deep::deep_map(bb, &ia, &ib)?;
-            timings.deep_preprocess_ms = d.timings[0];
-            timings.deep_inference_ms = d.timings[1];
-            timings.deep_map_ms = d.timings[2];
-            Some(d)
-        }
-        _ => None,
-    };
     let (semantic, patch_similarity) = match (&deep, backbone) {
         (Some(d), _) => (Some(d.semantic), Some(d.patch_similarity)),
         (None, Some(_)) => (Some(1.0), Some(1.0)),
@@ -357,33 +364,31 @@ fn peak_deep(fields: &Fields, b: &ChangeBox) -> f32 {
 /// without colour support is kept as a semantic change.
 fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBox>) {
     let Some(d) = &fields.deep else { return };
-    let work = d.work;
     let (iw, ih) = (fields.pixel.width, fields.pixel.height);
     let to_image = |r: &Region| -> Rect {
-        let x0 = ((r.x0 as f32) / work.sx).floor() as u32;
-        let y0 = ((r.y0 as f32) / work.sy).floor() as u32;
-        let x1 = (((r.x1 + 1) as f32) / work.sx).ceil().min(iw as f32) as u32;
-        let y1 = (((r.y1 + 1) as f32) / work.sy).ceil().min(ih as f32) as u32;
+        let [x0, y0, _, _] = d.cell_to_image(r.x0, r.y0);
+        let [_, _, x1, y1] = d.cell_to_image(r.x1, r.y1);
+        let (x0, y0) = ((x0 as u32).min(iw - 1), (y0 as u32).min(ih - 1));
+        let (x1, y1) = ((x1.ceil() as u32).min(iw), (y1.ceil() as u32).min(ih));
         Rect {
-            x: x0.min(iw - 1),
-            y: y0.min(ih - 1),
+            x: x0,
+            y: y0,
             w: x1.saturating_sub(x0).max(1),
             h: y1.saturating_sub(y0).max(1),
         }
     };
-    let found = regions::components(work.w, work.h, |x, y| {
-        let v = d.at_work(x, y) / fields.deep_t;
-        let (ix, iy) = (
-            ((x as f32 + 0.5) / work.sx) as u32,
-            ((y as f32 + 0.5) / work.sy) as u32,
-        );
-        (v >= 1.0 && !fields.ignored(ix.min(iw - 1), iy.min(ih - 1))).then_some(Sample {
+    let found = regions::components(d.cols, d.rows, |x, y| {
+        let v = d.at_cell(x, y) / fields.deep_t;
+        let [x0, y0, x1, y1] = d.cell_to_image(x, y);
+        let (cx, cy) = (((x0 + x1) / 2.0) as u32, ((y0 + y1) / 2.0) as u32);
+        (v >= 1.0 && !fields.ignored(cx.min(iw - 1), cy.min(ih - 1))).then_some(Sample {
             score: v,
             delta_e: 0.0,
             evidence: EVIDENCE_DEEP,
         })
     });
-    let merge = (settings.merge_distance as f32 * work.sx.min(work.sy)).round() as u32;
+    let [_, _, cw, ch] = d.cell_to_image(0, 0);
+    let merge = (settings.merge_distance as f32 / cw.max(ch)).round() as u32;
     for r in regions::merge_near(found, merge) {
         let rect = to_image(&r);
         let mut nb = refine_deep(fields, rect, settings.min_area);

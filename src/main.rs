@@ -288,13 +288,26 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     };
     options.validate()?;
     let mut clock = Instant::now();
-    let (a, b) = load_pair(&args.a, &args.b, &options.limits)?;
-    let decode_ms = lap(&mut clock);
-    let selection = if matches!(options.method, Method::Deep | Method::Fused) {
-        deep::select(args.model.as_deref(), args.ort_lib.as_deref())?
-    } else {
-        deep::Selection::Off
-    };
+    // The backbone loads (checksum, session) while the images decode.
+    let (loaded, selection) = std::thread::scope(|s| {
+        let selection = s.spawn(|| {
+            let clock = Instant::now();
+            let sel = if matches!(options.method, Method::Deep | Method::Fused) {
+                deep::select(args.model.as_deref(), args.ort_lib.as_deref())
+            } else {
+                Ok(deep::Selection::Off)
+            };
+            (sel, clock.elapsed().as_secs_f64() * 1000.0)
+        });
+        let loaded = load_pair(&args.a, &args.b, &options.limits);
+        let decode_ms = clock.elapsed().as_secs_f64() * 1000.0;
+        ((loaded, decode_ms), selection.join())
+    });
+    let ((loaded, decode_ms), selection) = (loaded, selection);
+    let (a, b) = loaded?;
+    lap(&mut clock);
+    let (selection, load_model_ms) = selection.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let selection = selection?;
     if let deep::Selection::Missing(reason) = &selection {
         if options.method == Method::Deep {
             return Err(spotdiff::Error::InvalidOption(format!(
@@ -303,7 +316,6 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
         }
         eprintln!("spotdiff: note: {reason}; comparing with pixel + SSIM evidence only");
     }
-    let load_model_ms = lap(&mut clock);
     // The output folder is made only once the inputs have loaded, so bad input leaves
     // nothing behind; it is checked before the comparison's work is done.
     if let Some(dir) = &args.out {
@@ -327,7 +339,7 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     if args.timings {
         let t = &cmp.timings;
         eprintln!(
-            "spotdiff: timings ms: decode {decode_ms:.1}, model load {load_model_ms:.1}, \
+            "spotdiff: timings ms: decode {decode_ms:.1}, model load {load_model_ms:.1} (beside decode), \
              compare {compare_ms:.1} (maps {:.1}, deep preprocess {:.1}, deep inference {:.1}, \
              deep map {:.1}, boxes {:.1}), pictures {:.1}",
             t.maps_ms,

@@ -96,7 +96,7 @@ fn any_input_size_works_and_keeps_the_aspect_ratio() {
             }
         }
         let d = deep_map(backbone(), &a, &b).unwrap();
-        assert_eq!(d.values.len(), (d.work.w * d.work.h) as usize);
+        assert_eq!(d.values.len(), (d.cols * d.rows) as usize);
         let (ra, rw) = (w as f32 / h as f32, d.work.w as f32 / d.work.h as f32);
         assert!((ra / rw - 1.0).abs() < 0.1, "{w}x{h} -> {:?}", d.work);
         assert_eq!(d.work.pw % 32, 0);

@@ -190,14 +190,16 @@ impl Backbone {
         }
         let env = environment(runtime)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let unusable =
+            |e: &dyn std::fmt::Display| err(format!("not a usable ONNX model: {}", first_line(&e)));
         let session = Session::builder(&env)
-            .and_then(|b| {
-                b.with_optimization_level(GraphOptimizationLevel::Level3)
-                    .and_then(|b| b.with_intra_threads(threads))
-                    .map_err(ort::Error::from)
-            })
-            .and_then(|mut b| b.commit_from_memory(&bytes))
-            .map_err(|e| err(format!("not a usable ONNX model: {}", first_line(&e))))?;
+            .map_err(|e| unusable(&e))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| unusable(&e))?
+            .with_intra_threads(threads)
+            .map_err(|e| unusable(&e))?
+            .commit_from_memory(&bytes)
+            .map_err(|e| unusable(&e))?;
         check_signature(&session, &spec).map_err(err)?;
         Ok(Backbone {
             spec,
@@ -328,7 +330,7 @@ fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(
     Ok(())
 }
 
-fn first_line(e: &impl std::fmt::Display) -> String {
+fn first_line(e: &(impl std::fmt::Display + ?Sized)) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::map::gaussian_kernel;
 use image::imageops::{self, FilterType};
 use image::RgbaImage;
+use rayon::prelude::*;
 
 /// The working resolution: the image scaled to `w × h`, padded to `pw × ph`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,6 +45,9 @@ impl Work {
     }
 }
 
+/// Gaussian smoothing of the deep map (σ, working pixels).
+const SMOOTH: f32 = 4.0;
+
 /// Gaussian blur (σ, working pixels) applied before the backbone: JPEG ringing and
 /// sensor noise otherwise move the stride-8 features of textured areas.
 const BLUR: f32 = 1.0;
@@ -74,15 +78,83 @@ pub fn classify(backbone: &Backbone, img: &RgbaImage) -> Result<Option<Vec<f32>>
     Ok(out.logits.map(|mut l| l.swap_remove(0)))
 }
 
-/// Scales an image to the working size, blurs it lightly and writes it as normalised
-/// CHW floats.
+/// Scales an image to the working size with a Gaussian filter (which also does the
+/// light blur) and writes it as normalised CHW floats, composited over white; the
+/// padding repeats the edge pixels.
 fn preprocess(img: &RgbaImage, work: Work, spec: &ModelSpec, out: &mut [f32]) {
-    let small = if img.dimensions() == (work.w, work.h) {
-        img.clone()
-    } else {
-        imageops::resize(img, work.w, work.h, FilterType::Triangle)
-    };
-    to_tensor(&imageops::blur(&small, BLUR), work, spec, out);
+    let (iw, ih) = img.dimensions();
+    let (iw, ih) = (iw as usize, ih as usize);
+    let (pw, ph) = (work.pw as usize, work.ph as usize);
+    let xs = taps(iw, work.w as usize, pw, work.sx);
+    let ys = taps(ih, work.h as usize, ph, work.sy);
+    // Horizontal pass: every input row to `pw` RGB columns.
+    let mut rows = vec![0.0f32; ih * pw * 3];
+    rows.par_chunks_mut(pw * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            // The input row as 0..1 RGB over white.
+            let line: Vec<[f32; 3]> = img.as_raw()[y * iw * 4..(y + 1) * iw * 4]
+                .chunks_exact(4)
+                .map(|p| {
+                    let a = f32::from(p[3]) / 255.0;
+                    let over = |c: u8| f32::from(c) / 255.0 * a + (1.0 - a);
+                    [over(p[0]), over(p[1]), over(p[2])]
+                })
+                .collect();
+            for (x, (start, weights)) in xs.iter().enumerate() {
+                let mut acc = [0.0f32; 3];
+                for (p, wgt) in line[*start..*start + weights.len()].iter().zip(weights) {
+                    acc[0] += wgt * p[0];
+                    acc[1] += wgt * p[1];
+                    acc[2] += wgt * p[2];
+                }
+                row[x * 3..x * 3 + 3].copy_from_slice(&acc);
+            }
+        });
+    // Vertical pass, normalisation, planar layout.
+    let plane = pw * ph;
+    let mut planar = vec![0.0f32; 3 * plane];
+    planar.par_chunks_mut(pw).enumerate().for_each(|(i, line)| {
+        let (c, y) = (i / ph, i % ph);
+        let (start, weights) = &ys[y];
+        line.fill(0.0);
+        for (k, wgt) in weights.iter().enumerate() {
+            let src = &rows[(start + k) * pw * 3..(start + k + 1) * pw * 3];
+            for (v, p) in line.iter_mut().zip(src.chunks_exact(3)) {
+                *v += wgt * p[c];
+            }
+        }
+        let (mean, inv_std) = (spec.mean[c], 1.0 / spec.std[c]);
+        line.iter_mut().for_each(|v| *v = (*v - mean) * inv_std);
+    });
+    out.copy_from_slice(&planar);
+}
+
+/// Gaussian resampling weights from `n_in` input pixels to `n_out` output pixels
+/// (scale `s` = output per input), padded to `n_pad` by repeating the last output
+/// pixel. Each entry: first input index and normalised weights. The filter's width
+/// is [`BLUR`] plus half an output pixel of anti-aliasing, in output pixels.
+fn taps(n_in: usize, n_out: usize, n_pad: usize, s: f32) -> Vec<(usize, Vec<f32>)> {
+    let sigma_out = (BLUR * BLUR + 0.25).sqrt();
+    let sigma = (sigma_out / s).max(0.5);
+    let radius = (3.0 * sigma).ceil() as isize;
+    (0..n_pad)
+        .map(|o| {
+            let o = o.min(n_out - 1);
+            let centre = (o as f32 + 0.5) / s - 0.5;
+            let lo = (centre.round() as isize - radius).clamp(0, n_in as isize - 1) as usize;
+            let hi = (centre.round() as isize + radius).clamp(0, n_in as isize - 1) as usize;
+            let mut w: Vec<f32> = (lo..=hi)
+                .map(|i| {
+                    let d = (i as f32 - centre) / sigma;
+                    (-0.5 * d * d).exp()
+                })
+                .collect();
+            let sum: f32 = w.iter().sum();
+            w.iter_mut().for_each(|v| *v /= sum);
+            (lo, w)
+        })
+        .collect()
 }
 
 /// Writes an image of the working size as normalised CHW floats (composited over
@@ -103,12 +175,18 @@ fn to_tensor(small: &RgbaImage, work: Work, spec: &ModelSpec, out: &mut [f32]) {
     }
 }
 
-/// The deep change map at working resolution, 0 (same) to 4 (opposite features),
-/// and the image-level scores.
+/// Working pixels per cell of the deep change map.
+pub const CELL: u32 = 4;
+
+/// The deep change map, 0 (same) to 4 (opposite features), on a grid of
+/// [`CELL`]-pixel cells of the working resolution, and the image-level scores.
 #[derive(Debug, Clone)]
 pub struct DeepMap {
     pub work: Work,
-    /// `work.w × work.h`, row-major.
+    /// Grid size: the working size divided by [`CELL`], rounded up.
+    pub cols: u32,
+    pub rows: u32,
+    /// `cols × rows`, row-major.
     pub values: Vec<f32>,
     /// Cosine similarity of the pooled embeddings.
     pub semantic: f64,
@@ -121,20 +199,25 @@ pub struct DeepMap {
 impl DeepMap {
     /// The map at an image pixel (bilinear).
     pub fn at_image(&self, x: u32, y: u32) -> f32 {
-        let u = (x as f32 + 0.5) * self.work.sx - 0.5;
-        let v = (y as f32 + 0.5) * self.work.sy - 0.5;
-        bilinear(
-            &self.values,
-            self.work.w as usize,
-            self.work.h as usize,
-            u,
-            v,
-        )
+        let u = (x as f32 + 0.5) * self.work.sx / CELL as f32 - 0.5;
+        let v = (y as f32 + 0.5) * self.work.sy / CELL as f32 - 0.5;
+        bilinear(&self.values, self.cols as usize, self.rows as usize, u, v)
     }
 
-    /// The map at a working pixel.
-    pub fn at_work(&self, x: u32, y: u32) -> f32 {
-        self.values[(y * self.work.w + x) as usize]
+    /// The map at a grid cell.
+    pub fn at_cell(&self, x: u32, y: u32) -> f32 {
+        self.values[(y * self.cols + x) as usize]
+    }
+
+    /// The image pixels a grid cell covers: `[x0, x1)`, `[y0, y1)`.
+    pub fn cell_to_image(&self, x: u32, y: u32) -> [f32; 4] {
+        let (cx, cy) = (CELL as f32 / self.work.sx, CELL as f32 / self.work.sy);
+        [
+            x as f32 * cx,
+            y as f32 * cy,
+            (x + 1) as f32 * cx,
+            (y + 1) as f32 * cy,
+        ]
     }
 
     pub fn max(&self) -> f32 {
@@ -173,24 +256,29 @@ pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<Dee
         .max_by_key(|f| f.stride)
         .expect("features");
     let patch_similarity = patch_similarity(coarsest, work);
-    // Upsample every layer to the working resolution and average them.
-    let (w, h) = (work.w as usize, work.h as usize);
-    let mut values = vec![0.0f32; w * h];
+    // Sample every layer at the cell centres and average them.
+    let (cols, rows) = (
+        work.w.div_ceil(CELL) as usize,
+        work.h.div_ceil(CELL) as usize,
+    );
+    let mut values = vec![0.0f32; cols * rows];
     for (d, f) in &layers {
         let s = f.stride as f32;
         let (gw, gh) = valid_cells(f, work);
-        for y in 0..h {
-            let v = (y as f32 + 0.5) / s - 0.5;
-            for x in 0..w {
-                let u = (x as f32 + 0.5) / s - 0.5;
-                values[y * w + x] += bilinear(d, gw, gh, u, v) / layers.len() as f32;
+        let centre = |i: usize| ((i as f32 + 0.5) * CELL as f32) / s - 0.5;
+        for y in 0..rows {
+            for x in 0..cols {
+                values[y * cols + x] +=
+                    bilinear(d, gw, gh, centre(x), centre(y)) / layers.len() as f32;
             }
         }
     }
-    let values = gaussian_blur(&values, w, h, 4.0);
+    let values = gaussian_blur(&values, cols, rows, SMOOTH / CELL as f32);
     timings[2] = elapsed() - timings[0] - timings[1];
     Ok(DeepMap {
         work,
+        cols: cols as u32,
+        rows: rows as u32,
         values,
         semantic,
         patch_similarity,

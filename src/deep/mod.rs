@@ -18,7 +18,7 @@ use std::path::Path;
 #[derive(Debug)]
 pub enum Selection {
     /// A backbone, loaded and checked.
-    Ready(Backbone),
+    Ready(Box<Backbone>),
     /// No backbone was asked for (`--model none`).
     Off,
     /// None was named and none is installed; the reason says how to install one.
@@ -29,7 +29,7 @@ impl Selection {
     /// The backbone, if one is ready.
     pub fn backbone(&self) -> Option<&Backbone> {
         match self {
-            Selection::Ready(b) => Some(b),
+            Selection::Ready(b) => Some(b.as_ref()),
             _ => None,
         }
     }
@@ -71,5 +71,5 @@ pub fn select(model: Option<&str>, runtime: Option<&Path>) -> Result<Selection> 
             }),
         };
     };
-    Backbone::open(spec, &runtime).map(Selection::Ready)
+    Backbone::open(spec, &runtime).map(|b| Selection::Ready(Box::new(b)))
 }

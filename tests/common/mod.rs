@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 pub fn backbone() -> &'static Backbone {
     static BACKBONE: OnceLock<Backbone> = OnceLock::new();
     BACKBONE.get_or_init(|| match deep::select(None, None) {
-        Ok(Selection::Ready(b)) => b,
+        Ok(Selection::Ready(b)) => *b,
         Ok(Selection::Missing(reason)) => panic!("no backbone: {reason}"),
         Ok(Selection::Off) => unreachable!(),
         Err(e) => panic!("{e}"),
