@@ -217,34 +217,30 @@ pub fn compare_with<'a>(
         Method::Pixel | Method::Deep => ssim::MapKind::None,
         Method::Ssim | Method::Fused => ssim::MapKind::ShiftTolerant,
     };
-    let maps = || {
-        let clock = std::time::Instant::now();
-        let maps = if tiles.is_clean() {
-            (Map::zeros(w, h), None)
-        } else {
-            rayon::join(
-                || pixel::pixel_map(&ia, &ib, alpha, &tiles),
-                || {
-                    Some(ssim::compute(
-                        &ssim::Luma(&ia),
-                        &ssim::Luma(&ib),
-                        &tiles,
-                        ssim_kind,
-                    ))
-                },
-            )
-        };
-        (maps, ms(clock.elapsed()))
+    let clock = std::time::Instant::now();
+    let (pixel_map, ssim_result) = if tiles.is_clean() {
+        (Map::zeros(w, h), None)
+    } else {
+        rayon::join(
+            || pixel::pixel_map(&ia, &ib, alpha, &tiles),
+            || {
+                Some(ssim::compute(
+                    &ssim::Luma(&ia),
+                    &ssim::Luma(&ib),
+                    &tiles,
+                    ssim_kind,
+                ))
+            },
+        )
     };
-    // The backbone runs beside the pixel and SSIM maps. Identical inputs need no run:
-    // their features are equal by definition.
-    let deep = || match backbone {
-        Some(bb) if !tiles.is_clean() => crate::deep::deep_map(bb, &ia, &ib).map(Some),
-        _ => Ok(None),
+    timings.maps_ms = ms(clock.elapsed());
+    // The backbone runs after the pixel and SSIM maps, not beside them: ONNX Runtime
+    // keeps every core busy on its own. Identical inputs need no run: their features
+    // are equal by definition.
+    let deep = match backbone {
+        Some(bb) if !tiles.is_clean() => Some(crate::deep::deep_map(bb, &ia, &ib)?),
+        _ => None,
     };
-    let (((pixel_map, ssim_result), maps_ms), deep) = rayon::join(maps, deep);
-    let deep = deep?;
-    timings.maps_ms = maps_ms;
     if let Some(d) = &deep {
         [
             timings.deep_preprocess_ms,
