@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Builds spotdiff and runs it on the bundled example pair, writing every picture to
+# Sets up what spotdiff needs (ONNX Runtime and the offline EfficientNet-Lite0
+# backbone, into the git-ignored .deps/ and models/, skipped when present), builds
+# spotdiff and runs it on the bundled example pair, writing every picture to
 # out/demo/. Safe to run again. Usage: bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== setting up the deep-feature backbone (ONNX Runtime + EfficientNet-Lite0)"
+bash scripts/setup-deep.sh
 echo "== building spotdiff (release)"
 cargo build --release --quiet
 echo "== comparing examples/before.png with examples/after.png"
