@@ -21,7 +21,9 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use spotdiff::render::{parse_hex_color, render, Picture, Style};
 use spotdiff::write::encode_png;
-use spotdiff::{Comparison, Error, Image, Limits, Method, Options, Rect, SizePolicy, Threshold};
+use spotdiff::{
+    Comparison, Error, Image, Limits, Method, Options, Rect, SizePolicy, Threshold, Verdict,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -306,15 +308,18 @@ async fn compare_picture(
     req: Request,
 ) -> Response {
     let deadline = Instant::now() + state.config.timeout;
-    let Some(picture) = file.strip_suffix(".png").and_then(Picture::parse) else {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no picture `{file}` (use {}.png)", picture_names("{")),
-        )
-        .into_response();
-    };
     let work = async {
+        // The upload is read first, so that even a wrong name is answered cleanly.
         let job = Job::from_request(req, &state.config).await?;
+        let picture = file
+            .strip_suffix(".png")
+            .and_then(Picture::parse)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("no picture `{file}` (use {}.png)", picture_names("{")),
+                )
+            })?;
         run_job(&state, job, deadline, Output::Png(picture)).await
     };
     respond(tokio::time::timeout_at(deadline.into(), work).await, &state)
@@ -619,10 +624,12 @@ fn set_option(
                 }
             }
         }
-        _ => return Err(ApiError::bad(format!(
+        _ => {
+            return Err(ApiError::bad(format!(
             "unknown field `{name}` (fields: a, b, method, threshold, ssim_threshold, min_area, \
                  merge_distance, ignore, size_policy, color, thickness, fill_opacity, pictures)"
-        ))),
+        )))
+        }
     }
     Ok(())
 }
@@ -713,16 +720,12 @@ fn compare_job(state: &AppState, job: Job, output: Output) -> Result<Response, A
             let body = png(p)?;
             let mut resp = ([(header::CONTENT_TYPE, "image/png")], body).into_response();
             let h = resp.headers_mut();
-            h.insert(
-                "x-spotdiff-verdict",
-                HeaderValue::from_str(
-                    &json!(report.verdict)
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                )
-                .unwrap_or(HeaderValue::from_static("unknown")),
-            );
+            let verdict = match report.verdict {
+                Verdict::Identical => "identical",
+                Verdict::Same => "same",
+                Verdict::Different => "different",
+            };
+            h.insert("x-spotdiff-verdict", HeaderValue::from_static(verdict));
             h.insert("x-spotdiff-boxes", HeaderValue::from(report.boxes.len()));
             Ok(resp)
         }
