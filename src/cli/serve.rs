@@ -396,7 +396,10 @@ impl From<Error> for ApiError {
             Error::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.to_string())
+        // The library's hint names the command-line flag; here it is a form field
+        // (on the page: More options, Different sizes).
+        let message = e.to_string().replace("--size-policy", "size_policy");
+        ApiError::new(status, message)
     }
 }
 
