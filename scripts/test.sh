@@ -14,5 +14,18 @@ if [ ! -f .deps/fixtures/resnet50-random.onnx ]; then
     echo "test: building the ResNet50 topology fixture (.deps/fixtures/resnet50-random.onnx)"
     .deps/venv/bin/python scripts/make-resnet50-fixture.py >/dev/null
 fi
+OLD_ORT=.deps/fixtures/libonnxruntime.so.1.20.1
+if [ ! -f "$OLD_ORT" ]; then
+    echo "test: fetching ONNX Runtime 1.20.1 from PyPI (for the wrong-version test)"
+    tmp=$(mktemp -d)
+    .deps/venv/bin/pip download -q --disable-pip-version-check --no-deps \
+        --only-binary=:all: onnxruntime==1.20.1 -d "$tmp"
+    .deps/venv/bin/python - "$tmp" "$OLD_ORT" <<'PYEOF'
+import glob, sys, zipfile
+wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0])
+open(sys.argv[2], "wb").write(wheel.read("onnxruntime/capi/libonnxruntime.so.1.20.1"))
+PYEOF
+    rm -rf "$tmp"
+fi
 cargo test --all-targets
 bash tests/e2e/run.sh

@@ -1104,11 +1104,23 @@ fn bad_runtime_libraries_and_models_exit_2_with_one_line() {
     .into_iter()
     .find(|p| Path::new(p).is_file())
     .expect("libz.so.1");
+    // A real ONNX Runtime of the wrong version (scripts/test.sh fetches it from PyPI).
+    let old = repo(".deps/fixtures/libonnxruntime.so.1.20.1");
+    assert!(
+        old.is_file(),
+        "{} missing: run scripts/test.sh",
+        old.display()
+    );
+    let old = old.to_str().unwrap().to_string();
     let missing = dir.path().join("nowhere/libonnxruntime.so");
     let missing = missing.to_str().unwrap().to_string();
     for (extra, want) in [
         (vec!["--ort-lib", fake.as_str()], "cannot load ONNX Runtime"),
         (vec!["--ort-lib", libz], "cannot load ONNX Runtime"),
+        (
+            vec!["--ort-lib", old.as_str()],
+            "expected version >= '1.31.x', but got '1.20.1'",
+        ),
         (vec!["--ort-lib", missing.as_str()], "not found"),
         (
             vec!["--model", "vgg19"],
