@@ -5,7 +5,7 @@ use crate::align::{align, Alignment};
 use crate::deep::{Backbone, DeepMap};
 use crate::error::{Error, Result};
 use crate::load::Image;
-use crate::map::{Map, Tiles};
+use crate::map::{Map, TileRect, Tiles, TILE};
 use crate::options::{
     Method, Options, Rect, Settings, Threshold, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
 };
@@ -31,6 +31,10 @@ const SSIM_SUPPORT: f32 = 0.5;
 /// least this share of the pixel threshold; with fewer than the minimum area of such
 /// pixels it is a semantic (texture) change.
 const DEEP_SUPPORT: f32 = 0.5;
+
+/// Tile flags are taken a hair under each level, so that rounding in `x / t >= 1`
+/// can never hide a tile that holds evidence.
+const LEVEL_MARGIN: f32 = 0.999;
 
 /// A finished comparison: the report plus what pictures are drawn from.
 pub struct Comparison<'a> {
@@ -141,6 +145,32 @@ impl Fields {
                     && self.pixel.get(x, y) >= DEEP_SUPPORT * self.pixel_t))
     }
 
+    /// One flag per tile (row-major): false where [`Fields::sample`] is `None` for
+    /// every pixel of the tile, so the region search can skip it. Every evidence
+    /// source that `sample` reads must be accounted for here.
+    pub fn live_tiles(&self) -> Vec<bool> {
+        let pixel_level = match self.method {
+            Method::Pixel => self.pixel_t,
+            Method::Fused => SSIM_SUPPORT.min(1.0) * self.pixel_t,
+            Method::Ssim => 0.0,
+            // The deep method's boxes come from the deep map, not from `sample`.
+            Method::Deep => f32::INFINITY,
+        };
+        // (A hair under each level: `sample` divides by the threshold.)
+        let mut live = self.pixel.tiles_reaching(pixel_level * LEVEL_MARGIN);
+        if self.method == Method::Ssim {
+            let present = self.pixel.tiles_reaching(f32::NEG_INFINITY);
+            let ssim = self
+                .ssim
+                .as_ref()
+                .map(|m| m.tiles_reaching(self.ssim_t * LEVEL_MARGIN));
+            for (i, l) in live.iter_mut().enumerate() {
+                *l = present[i] && ssim.as_ref().is_none_or(|s| s[i]);
+            }
+        }
+        live
+    }
+
     /// The change at one pixel in threshold units (for the heatmap), 0 in ignored areas.
     pub fn score(&self, x: u32, y: u32) -> f32 {
         if self.ignored(x, y) {
@@ -213,25 +243,12 @@ pub fn compare_with<'a>(
         Threshold::Fixed(t) => t,
         Threshold::Auto => DEEP_FLOOR,
     };
-    let ssim_kind = match settings.method {
-        Method::Pixel | Method::Deep => ssim::MapKind::None,
-        Method::Ssim | Method::Fused => ssim::MapKind::ShiftTolerant,
-    };
     let clock = std::time::Instant::now();
     let (pixel_map, ssim_result) = if tiles.is_clean() {
         (Map::zeros(w, h), None)
     } else {
-        rayon::join(
-            || pixel::pixel_map(&ia, &ib, alpha, &tiles),
-            || {
-                Some(ssim::compute(
-                    &ssim::Luma(&ia),
-                    &ssim::Luma(&ib),
-                    &tiles,
-                    ssim_kind,
-                ))
-            },
-        )
+        let (pixel, ssim) = change_maps(&ia, &ib, alpha, &tiles, settings.method, pixel_t, ssim_t);
+        (pixel, Some(ssim))
     };
     timings.maps_ms = ms(clock.elapsed());
     // The backbone runs after the pixel and SSIM maps, not beside them: ONNX Runtime
@@ -251,7 +268,7 @@ pub fn compare_with<'a>(
     let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score);
     let ssim_map = ssim_result
         .map(|s| s.map)
-        .filter(|_| ssim_kind != ssim::MapKind::None);
+        .filter(|_| !matches!(settings.method, Method::Pixel | Method::Deep));
     let (semantic, patch_similarity) = match (&deep, backbone) {
         (Some(d), _) => (Some(d.semantic), Some(d.patch_similarity)),
         (None, Some(_)) => (Some(1.0), Some(1.0)),
@@ -373,7 +390,7 @@ fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBo
             h: y1.saturating_sub(y0).max(1),
         }
     };
-    let found = regions::components(d.cols, d.rows, |x, y| {
+    let found = regions::components(d.cols, d.rows, None, |x, y| {
         let v = d.at_cell(x, y) / fields.deep_t;
         let [x0, y0, x1, y1] = d.cell_to_image(x, y);
         let (cx, cy) = (((x0 + x1) / 2.0) as u32, ((y0 + y1) / 2.0) as u32);
@@ -396,6 +413,56 @@ fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBo
                 }
             }
             None => boxes.push(nb),
+        }
+    }
+}
+
+/// The pixel map and SSIM (score, and the map where the method uses it), each
+/// computed only where it can matter: the score everywhere near a difference; in
+/// the fused method the SSIM map's shift search only in tiles where the colour
+/// difference reaches the support level; in the SSIM method the pixel map only in
+/// tiles where SSIM found a change.
+fn change_maps(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+    tiles: &Tiles,
+    method: Method,
+    pixel_t: f32,
+    ssim_t: f32,
+) -> (Map, ssim::Ssim) {
+    let work = tiles.near_dirty();
+    // Values under these levels are never compared with a threshold (see `pixel_map`).
+    let (pixel_care, ssim_care) = (SSIM_SUPPORT * pixel_t, SSIM_SUPPORT * ssim_t);
+    let (la, lb) = (ssim::Luma(a), ssim::Luma(b));
+    match method {
+        Method::Pixel | Method::Deep => rayon::join(
+            || pixel::pixel_map(a, b, alpha, &work, pixel_care),
+            || ssim::compute(&la, &lb, tiles, ssim::MapKind::None),
+        ),
+        Method::Fused => {
+            let pixel = pixel::pixel_map(a, b, alpha, &work, pixel_care);
+            let supported = pixel.tiles_reaching(pixel_care * LEVEL_MARGIN);
+            let kind = ssim::MapKind::ShiftTolerant {
+                care: ssim_care,
+                only: Some(&supported),
+            };
+            let ssim = ssim::compute(&la, &lb, tiles, kind);
+            (pixel, ssim)
+        }
+        Method::Ssim => {
+            let kind = ssim::MapKind::ShiftTolerant {
+                care: ssim_care,
+                only: None,
+            };
+            let ssim = ssim::compute(&la, &lb, tiles, kind);
+            let changed = ssim.map.tiles_reaching(ssim_t * LEVEL_MARGIN);
+            let work: Vec<TileRect> = work
+                .into_iter()
+                .filter(|t| changed[((t.y / TILE) * tiles.cols + t.x / TILE) as usize])
+                .collect();
+            // ΔE is only read, not thresholded, here: exact down to 1 ΔE.
+            (pixel::pixel_map(a, b, alpha, &work, 1.0), ssim)
         }
     }
 }
@@ -469,7 +536,8 @@ fn find_regions(
     alpha: bool,
 ) -> Vec<Region> {
     let (w, h) = a.dimensions();
-    let found = regions::components(w, h, |x, y| fields.sample(x, y));
+    let live = fields.live_tiles();
+    let found = regions::components(w, h, Some(&live), |x, y| fields.sample(x, y));
     // Faint pieces that are small or thin (under 4 px thick) and lie on an edge that
     // both images have are that edge moved by a few pixels (binarisation, resampling,
     // alignment jitter): drop them before they can be merged into a real change.

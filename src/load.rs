@@ -163,12 +163,27 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         ));
     }
     let orientation = decoder.orientation().ok();
-    let mut img =
-        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(decode_problem(format, &e)))?;
+    let from_rgb = decoder.color_type() == image::ColorType::Rgb8;
+    let mut img = if from_rgb {
+        // The common case, decoded straight into the RGBA buffer and widened in
+        // place: no second full-size copy.
+        let n = (pixels as usize) * 3;
+        let mut buf = vec![0u8; pixels as usize * 4];
+        decoder
+            .read_image(&mut buf[..n])
+            .map_err(|e| decode_err(decode_problem(format, &e)))?;
+        for i in (0..pixels as usize).rev() {
+            buf.copy_within(i * 3..i * 3 + 3, i * 4);
+            buf[i * 4 + 3] = 255;
+        }
+        DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, buf).expect("buffer sized to the image"))
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(decode_problem(format, &e)))?
+    };
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    let may_have_alpha = img.color().has_alpha();
+    let may_have_alpha = !from_rgb && img.color().has_alpha();
     let rgba = img.into_rgba8();
     let has_alpha = may_have_alpha && rgba.pixels().any(|p| p[3] != 255);
     Ok(Image {

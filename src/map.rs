@@ -57,6 +57,15 @@ impl Map {
         self.tiles[((y / TILE) * self.cols + x / TILE) as usize].is_some()
     }
 
+    /// One flag per tile (row-major): true where the tile holds a value of at
+    /// least `level`.
+    pub fn tiles_reaching(&self, level: f32) -> Vec<bool> {
+        self.tiles
+            .iter()
+            .map(|t| t.as_ref().is_some_and(|v| v.iter().any(|x| *x >= level)))
+            .collect()
+    }
+
     /// Stores a tile's values (row-major, `rect` sized; `rect` from [`Tiles`]).
     pub fn put(&mut self, rect: TileRect, values: Vec<f32>) {
         debug_assert_eq!(values.len(), (rect.w * rect.h) as usize);
@@ -182,6 +191,29 @@ impl Tiles {
             h: TILE.min(self.height - y),
         }
     }
+}
+
+/// Longest run of tiles computed as one segment (load balance and memory).
+const SEGMENT_TILES: usize = 16;
+
+/// Groups tiles (row-major, as [`Tiles::near_dirty`] lists them) into runs of
+/// neighbours in one tile row, at most `SEGMENT_TILES` long: a filter's margin is
+/// then computed once per run instead of once per tile.
+pub fn segments(tiles: &[TileRect]) -> Vec<Vec<TileRect>> {
+    let mut out: Vec<Vec<TileRect>> = Vec::new();
+    for &t in tiles {
+        match out.last_mut() {
+            Some(s)
+                if s.len() < SEGMENT_TILES
+                    && s[s.len() - 1].y == t.y
+                    && s[s.len() - 1].x + s[s.len() - 1].w == t.x =>
+            {
+                s.push(t)
+            }
+            _ => out.push(vec![t]),
+        }
+    }
+    out
 }
 
 /// Normalised 1-D Gaussian kernel of radius `int(truncate·σ + 0.5)` (as SciPy builds it).

@@ -2,6 +2,7 @@
 //! run by run so memory follows the changed area, not the image), merging of nearby
 //! components into one box, and dropping of faint specks.
 
+use crate::map::TILE;
 use crate::options::Rect;
 
 /// A changed pixel's evidence, as the region builder sees it.
@@ -73,11 +74,15 @@ struct Run {
 }
 
 /// Finds 8-connected components of the pixels where `changed(x, y)` is `Some`.
+/// With `live` (one flag per `TILE`-sized tile, row-major), tiles not flagged are
+/// skipped: `changed` must be `None` everywhere in them.
 pub fn components(
     width: u32,
     height: u32,
+    live: Option<&[bool]>,
     mut changed: impl FnMut(u32, u32) -> Option<Sample>,
 ) -> Vec<Region> {
+    let cols = width.div_ceil(TILE);
     let mut runs: Vec<Run> = Vec::new();
     let mut parent: Vec<usize> = Vec::new();
     let mut stats: Vec<Region> = Vec::new();
@@ -94,7 +99,12 @@ pub fn components(
     for y in 0..height {
         let row_start = runs.len();
         let mut x = 0;
+        let live_row = live.map(|l| &l[((y / TILE) * cols) as usize..][..cols as usize]);
         while x < width {
+            if live_row.is_some_and(|l| !l[(x / TILE) as usize]) {
+                x = (x / TILE + 1) * TILE;
+                continue;
+            }
             let Some(first) = changed(x, y) else {
                 x += 1;
                 continue;
@@ -220,7 +230,7 @@ mod tests {
     fn from_mask(mask: &[&str]) -> Vec<Region> {
         let h = mask.len() as u32;
         let w = mask[0].len() as u32;
-        components(w, h, |x, y| {
+        components(w, h, None, |x, y| {
             (mask[y as usize].as_bytes()[x as usize] == b'#').then_some(Sample {
                 score: 1.0,
                 delta_e: 20.0,

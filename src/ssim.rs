@@ -10,9 +10,10 @@
 //! `SHIFT` pixels in each direction and the best match counts.
 
 use crate::color::luma_over_white;
-use crate::map::{gaussian_kernel, Map, TileRect, Tiles};
+use crate::map::{gaussian_kernel, segments, Map, TileRect, Tiles, TILE};
 use image::{GrayImage, RgbaImage};
 use rayon::prelude::*;
+use std::ops::Range;
 
 const SIGMA: f32 = 1.5;
 const TRUNCATE: f32 = 3.5;
@@ -20,8 +21,6 @@ const C1: f32 = (0.01 * 255.0) * (0.01 * 255.0);
 const C2: f32 = (0.03 * 255.0) * (0.03 * 255.0);
 /// Shift tolerance of the change map, px.
 pub const SHIFT: i64 = 1;
-/// Below this SSIM a tile is re-checked with B shifted by up to `SHIFT` pixels.
-const RECHECK_BELOW: f32 = 0.8;
 
 /// The global score and the change map.
 #[derive(Debug, Clone)]
@@ -71,14 +70,17 @@ pub fn ssim_gray(a: &GrayImage, b: &GrayImage) -> f64 {
 }
 
 /// Which change map to build beside the score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapKind {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MapKind<'a> {
     /// Score only.
     None,
     /// `1 - SSIM`.
     Plain,
-    /// `1 - max SSIM` over B shifted by up to `SHIFT` pixels.
-    ShiftTolerant,
+    /// `1 - max SSIM` over B shifted by up to `SHIFT` pixels, exact where it is at
+    /// least `care`; where the exact value is below `care`, the stored one is too
+    /// (a pixel whose plain value is below `care` is not re-checked). With `only`
+    /// (one flag per tile, row-major), tiles not flagged keep the plain value.
+    ShiftTolerant { care: f32, only: Option<&'a [bool]> },
 }
 
 /// SSIM over the tiles near a difference (`tiles` from [`Tiles::find`]).
@@ -87,58 +89,21 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
     let kernel = gaussian_kernel(SIGMA, TRUNCATE);
     let pad = (kernel.len() / 2) as u32;
     // Crop like scikit-image: (win - 1) / 2 px each side, when the image is big enough.
-    let (cx0, cy0, cx1, cy1) = if w > 2 * pad && h > 2 * pad {
+    let crop = if w > 2 * pad && h > 2 * pad {
         (pad, pad, w - pad, h - pad)
     } else {
         (0, 0, w, h)
     };
-    let work = tiles.near_dirty();
-    let results: Vec<(TileRect, f64, Option<Vec<f32>>)> = work
+    let segments = segments(&tiles.near_dirty());
+    let results: Vec<Vec<TileResult>> = segments
         .par_iter()
-        .map(|&t| {
-            let s = tile_ssim(a, b, t, &kernel, (0, 0));
-            let mut deficit = 0f64; // Σ (1 - S) over the cropped area
-            for row in 0..t.h {
-                let y = t.y + row;
-                if y < cy0 || y >= cy1 {
-                    continue;
-                }
-                for col in 0..t.w {
-                    let x = t.x + col;
-                    if x >= cx0 && x < cx1 {
-                        deficit += 1.0 - f64::from(s[(row * t.w + col) as usize]);
-                    }
-                }
-            }
-            let map = match kind {
-                MapKind::None => None,
-                MapKind::Plain => Some(s),
-                MapKind::ShiftTolerant => {
-                    let mut best = s;
-                    if best.iter().any(|v| *v < RECHECK_BELOW) {
-                        for dy in -SHIFT..=SHIFT {
-                            for dx in -SHIFT..=SHIFT {
-                                if (dx, dy) == (0, 0) {
-                                    continue;
-                                }
-                                let shifted = tile_ssim(a, b, t, &kernel, (dx, dy));
-                                for (bv, sv) in best.iter_mut().zip(shifted) {
-                                    *bv = bv.max(sv);
-                                }
-                            }
-                        }
-                    }
-                    Some(best)
-                }
-            };
-            (t, deficit, map)
-        })
+        .map(|seg| segment_ssim(a, b, seg, &kernel, crop, tiles.cols, kind))
         .collect();
-
+    let (cx0, cy0, cx1, cy1) = crop;
     let cropped = u64::from(cx1 - cx0) * u64::from(cy1 - cy0);
     let mut sum_deficit = 0f64;
     let mut map = Map::zeros(w, h);
-    for (t, deficit, values) in results {
+    for (t, deficit, values) in results.into_iter().flatten() {
         sum_deficit += deficit;
         if let Some(v) = values {
             map.put(t, v.iter().map(|s| (1.0 - s).clamp(0.0, 2.0)).collect());
@@ -149,6 +114,292 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
         map,
     }
 }
+
+/// Margin of a segment's luma planes: the window radius plus the shift.
+const MARGIN: usize = 5 + SHIFT as usize;
+const S: usize = SHIFT as usize;
+
+/// Separable filter with kernel `k`: `rows` output rows of width `bw`, where input
+/// row `i` (of `rows + 2r`, each `bw + 2r` wide) is produced by `input(i, row)`.
+/// Each output sums its taps in kernel order, as a direct convolution does.
+fn filter(
+    k: &[f32],
+    bw: usize,
+    rows: usize,
+    mut input: impl FnMut(usize, &mut [f32]),
+    out: &mut Vec<f32>,
+) {
+    let r = k.len() / 2;
+    let mut row = vec![0f32; bw + 2 * r];
+    let mut hz = vec![0f32; bw * (rows + 2 * r)];
+    for (i, dst) in hz.chunks_exact_mut(bw).enumerate() {
+        input(i, &mut row);
+        for (t, kv) in k.iter().enumerate() {
+            for (d, s) in dst.iter_mut().zip(&row[t..t + bw]) {
+                *d += kv * s;
+            }
+        }
+    }
+    out.clear();
+    out.resize(bw * rows, 0.0);
+    for (j, dst) in out.chunks_exact_mut(bw).enumerate() {
+        for (t, kv) in k.iter().enumerate() {
+            for (d, s) in dst.iter_mut().zip(&hz[(j + t) * bw..][..bw]) {
+                *d += kv * s;
+            }
+        }
+    }
+}
+
+#[inline]
+fn ssim_formula(ma: f32, mb: f32, aa: f32, bb: f32, ab: f32) -> f32 {
+    let va = aa - ma * ma;
+    let vb = bb - mb * mb;
+    let cov = ab - ma * mb;
+    ((2.0 * ma * mb + C1) * (2.0 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2))
+}
+
+/// A segment's luma planes (margin `MARGIN`, mirrored at the image edges as
+/// SciPy's `reflect` mode does) and the windowed moments of A and B over the
+/// segment grown by `SHIFT` px: with them, SSIM against B shifted by up to `SHIFT`
+/// px needs only the cross moment to be filtered again.
+struct Segment {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    /// Plane width.
+    pw: usize,
+    /// Segment width and height.
+    sw: usize,
+    sh: usize,
+    /// Moments over the grown segment (`sw + 2S` wide): means, squares, product.
+    ma: Vec<f32>,
+    mb: Vec<f32>,
+    aa: Vec<f32>,
+    bb: Vec<f32>,
+    ab: Vec<f32>,
+}
+
+impl Segment {
+    fn new(a: Vec<f32>, b: Vec<f32>, sw: usize, sh: usize, k: &[f32]) -> Segment {
+        let pw = sw + 2 * MARGIN;
+        let (ew, eh) = (sw + 2 * S, sh + 2 * S);
+        let mut m: [Vec<f32>; 5] = Default::default();
+        for (c, out) in m.iter_mut().enumerate() {
+            filter(
+                k,
+                ew,
+                eh,
+                |i, row| {
+                    let (ra, rb) = (&a[i * pw..][..pw], &b[i * pw..][..pw]);
+                    for (x, v) in row.iter_mut().enumerate() {
+                        *v = match c {
+                            0 => ra[x],
+                            1 => rb[x],
+                            2 => ra[x] * ra[x],
+                            3 => rb[x] * rb[x],
+                            _ => ra[x] * rb[x],
+                        };
+                    }
+                },
+                out,
+            );
+        }
+        let [ma, mb, aa, bb, ab] = m;
+        Segment {
+            a,
+            b,
+            pw,
+            sw,
+            sh,
+            ma,
+            mb,
+            aa,
+            bb,
+            ab,
+        }
+    }
+
+    /// SSIM over the segment, unshifted (row-major, `sw` wide).
+    fn base(&self) -> Vec<f32> {
+        let ew = self.sw + 2 * S;
+        let mut out = Vec::with_capacity(self.sw * self.sh);
+        for j in 0..self.sh {
+            let e = (j + S) * ew + S;
+            out.extend(
+                (e..e + self.sw).map(|i| {
+                    ssim_formula(self.ma[i], self.mb[i], self.aa[i], self.bb[i], self.ab[i])
+                }),
+            );
+        }
+        out
+    }
+
+    /// SSIM of the block `cols` × `rows` (segment coordinates) with B read `shift`
+    /// px away, into `out` (row-major, block-sized).
+    fn shifted(
+        &self,
+        k: &[f32],
+        cols: Range<usize>,
+        rows: Range<usize>,
+        (dx, dy): (i64, i64),
+        scratch: &mut Vec<f32>,
+        out: &mut Vec<f32>,
+    ) {
+        let r = k.len() / 2;
+        let bw = cols.len();
+        let iw = bw + 2 * r;
+        // The window of output (i, j) starts at plane (i + S, j + S).
+        let (ua, va) = (cols.start + S, rows.start + S);
+        let (ub, vb) = ((ua as i64 + dx) as usize, (va as i64 + dy) as usize);
+        filter(
+            k,
+            bw,
+            rows.len(),
+            |i, row| {
+                let ra = &self.a[(va + i) * self.pw + ua..][..iw];
+                let rb = &self.b[(vb + i) * self.pw + ub..][..iw];
+                for ((v, x), y) in row.iter_mut().zip(ra).zip(rb) {
+                    *v = x * y;
+                }
+            },
+            scratch,
+        );
+        let ew = self.sw + 2 * S;
+        out.clear();
+        for (j, cross) in rows.clone().zip(scratch.chunks_exact(bw)) {
+            let ea = (j + S) * ew + cols.start + S;
+            let eb = ((j + S) as i64 + dy) as usize * ew + ((cols.start + S) as i64 + dx) as usize;
+            out.extend((0..bw).map(|i| {
+                let (pa, pb) = (ea + i, eb + i);
+                ssim_formula(self.ma[pa], self.mb[pb], self.aa[pa], self.bb[pb], cross[i])
+            }));
+        }
+    }
+}
+
+fn segment_ssim<P: Plane>(
+    a: &P,
+    b: &P,
+    seg: &[TileRect],
+    kernel: &[f32],
+    (cx0, cy0, cx1, cy1): (u32, u32, u32, u32),
+    cols: u32,
+    kind: MapKind,
+) -> Vec<TileResult> {
+    let (w, h) = a.dims();
+    let (w, h) = (i64::from(w), i64::from(h));
+    let (first, last) = (seg[0], seg[seg.len() - 1]);
+    let sw = (last.x + last.w - first.x) as usize;
+    let sh = first.h as usize;
+    let pw = sw + 2 * MARGIN;
+    let ph = sh + 2 * MARGIN;
+    let xs: Vec<usize> = (0..pw)
+        .map(|u| reflect(i64::from(first.x) + u as i64 - MARGIN as i64, w))
+        .collect();
+    let mut pa = Vec::with_capacity(pw * ph);
+    let mut pb = Vec::with_capacity(pw * ph);
+    for v in 0..ph {
+        let y = reflect(i64::from(first.y) + v as i64 - MARGIN as i64, h);
+        pa.extend(xs.iter().map(|&x| f32::from(a.at(x, y))));
+        pb.extend(xs.iter().map(|&x| f32::from(b.at(x, y))));
+    }
+    let segment = Segment::new(pa, pb, sw, sh, kernel);
+    let base = segment.base();
+    let mut s = base.clone();
+    let tile_cols = |t: &TileRect| (t.x - first.x) as usize..(t.x - first.x + t.w) as usize;
+
+    // Shift tolerance: re-check the rows of flagged tiles that hold a pixel whose
+    // best SSIM so far is at or below 1 - care, over the span of those tiles.
+    if let MapKind::ShiftTolerant { care, only } = kind {
+        let floor = 1.0 - care;
+        let flagged =
+            |t: &TileRect| only.is_none_or(|f| f[((t.y / TILE) * cols + t.x / TILE) as usize]);
+        let pending = |s: &[f32]| -> Option<(Range<usize>, Range<usize>)> {
+            let (mut c, mut rws): (Option<Range<usize>>, Option<Range<usize>>) = (None, None);
+            for t in seg.iter().filter(|t| flagged(t)) {
+                let tc = tile_cols(t);
+                for j in 0..sh {
+                    if s[j * sw + tc.start..j * sw + tc.end]
+                        .iter()
+                        .any(|v| *v <= floor)
+                    {
+                        c = Some(
+                            c.map_or(tc.clone(), |c| c.start.min(tc.start)..c.end.max(tc.end)),
+                        );
+                        rws = Some(rws.map_or(j..j + 1, |r| r.start.min(j)..r.end.max(j + 1)));
+                    }
+                }
+            }
+            Some((c?, rws?))
+        };
+        let (mut scratch, mut shifted) = (Vec::new(), Vec::new());
+        let mut todo = pending(&s);
+        for dy in -SHIFT..=SHIFT {
+            for dx in -SHIFT..=SHIFT {
+                let Some((cc, rr)) = todo.clone().filter(|_| (dx, dy) != (0, 0)) else {
+                    continue;
+                };
+                segment.shifted(
+                    kernel,
+                    cc.clone(),
+                    rr.clone(),
+                    (dx, dy),
+                    &mut scratch,
+                    &mut shifted,
+                );
+                for (j, row) in rr.zip(shifted.chunks_exact(cc.len())) {
+                    for (bv, sv) in s[j * sw + cc.start..j * sw + cc.end].iter_mut().zip(row) {
+                        *bv = bv.max(*sv);
+                    }
+                }
+                todo = pending(&s);
+            }
+        }
+    }
+
+    seg.iter()
+        .map(|&t| {
+            let tc = tile_cols(&t);
+            let values: Vec<f32> = (0..sh)
+                .flat_map(|j| s[j * sw + tc.start..j * sw + tc.end].iter().copied())
+                .collect();
+            // The score is the unshifted SSIM.
+            let deficit = tile_deficit(&t, &base, sw, tc.start, (cx0, cy0, cx1, cy1));
+            let map = match kind {
+                MapKind::None => None,
+                _ => Some(values),
+            };
+            (t, deficit, map)
+        })
+        .collect()
+}
+
+/// Σ (1 - S) over the part of tile `t` inside the crop; `s` is the segment's SSIM.
+fn tile_deficit(
+    t: &TileRect,
+    s: &[f32],
+    sw: usize,
+    c0: usize,
+    (cx0, cy0, cx1, cy1): (u32, u32, u32, u32),
+) -> f64 {
+    let mut deficit = 0f64;
+    for row in 0..t.h {
+        let y = t.y + row;
+        if y < cy0 || y >= cy1 {
+            continue;
+        }
+        for col in 0..t.w {
+            let x = t.x + col;
+            if x >= cx0 && x < cx1 {
+                deficit += 1.0 - f64::from(s[row as usize * sw + c0 + col as usize]);
+            }
+        }
+    }
+    deficit
+}
+
+/// A tile, its Σ (1 - SSIM) over the cropped area, and its map values if asked for.
+type TileResult = (TileRect, f64, Option<Vec<f32>>);
 
 /// Mirror index as SciPy's `reflect` mode: (d c b a | a b c d | d c b a).
 #[inline]
@@ -163,66 +414,6 @@ fn reflect(i: i64, n: i64) -> usize {
             return i as usize;
         }
     }
-}
-
-/// SSIM values of one tile, with B read at an offset of `shift` pixels.
-fn tile_ssim<P: Plane>(a: &P, b: &P, t: TileRect, k: &[f32], shift: (i64, i64)) -> Vec<f32> {
-    let (w, h) = a.dims();
-    let (w, h) = (i64::from(w), i64::from(h));
-    let r = (k.len() / 2) as i64;
-    let pw = t.w as usize + 2 * r as usize;
-    let ph = t.h as usize + 2 * r as usize;
-    // Patch with a margin of r, mirrored at the image edges.
-    let mut pa = vec![0f32; pw * ph];
-    let mut pb = vec![0f32; pw * ph];
-    for py in 0..ph {
-        let ya = reflect(t.y as i64 + py as i64 - r, h);
-        let yb = reflect(t.y as i64 + py as i64 - r + shift.1, h);
-        for px in 0..pw {
-            let xa = reflect(t.x as i64 + px as i64 - r, w);
-            let xb = reflect(t.x as i64 + px as i64 - r + shift.0, w);
-            pa[py * pw + px] = f32::from(a.at(xa, ya));
-            pb[py * pw + px] = f32::from(b.at(xb, yb));
-        }
-    }
-    // Horizontal pass over the five moments, rows of the whole patch.
-    let tw = t.w as usize;
-    let mut hz = vec![[0f32; 5]; tw * ph];
-    for y in 0..ph {
-        for x in 0..tw {
-            let mut acc = [0f32; 5];
-            for (i, kv) in k.iter().enumerate() {
-                let va = pa[y * pw + x + i];
-                let vb = pb[y * pw + x + i];
-                acc[0] += kv * va;
-                acc[1] += kv * vb;
-                acc[2] += kv * va * va;
-                acc[3] += kv * vb * vb;
-                acc[4] += kv * va * vb;
-            }
-            hz[y * tw + x] = acc;
-        }
-    }
-    let mut out = Vec::with_capacity(tw * t.h as usize);
-    for y in 0..t.h as usize {
-        for x in 0..tw {
-            let mut m = [0f32; 5];
-            for (i, kv) in k.iter().enumerate() {
-                let v = hz[(y + i) * tw + x];
-                for c in 0..5 {
-                    m[c] += kv * v[c];
-                }
-            }
-            let (ma, mb) = (m[0], m[1]);
-            let va = m[2] - ma * ma;
-            let vb = m[3] - mb * mb;
-            let cov = m[4] - ma * mb;
-            let s = ((2.0 * ma * mb + C1) * (2.0 * cov + C2))
-                / ((ma * ma + mb * mb + C1) * (va + vb + C2));
-            out.push(s);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
