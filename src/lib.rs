@@ -20,13 +20,16 @@ pub mod align;
 pub mod color;
 pub mod compare;
 pub mod error;
+pub mod eval;
 pub mod load;
 pub mod map;
 pub mod options;
 pub mod pixel;
+pub mod rank;
 pub mod regions;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod ssim;
 pub mod write;
 
@@ -36,6 +39,7 @@ pub use load::{load, Image};
 pub use options::{Limits, Method, Options, Rect, SizePolicy, Threshold};
 pub use render::{Picture, Style};
 pub use report::{ChangeBox, Report, Verdict};
+pub use session::Session;
 
 /// Loads both images at once, each on its own thread.
 pub fn load_pair(

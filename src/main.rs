@@ -2,6 +2,8 @@
 //! the report, writes the pictures asked for and maps the result to an exit code:
 //! 0 no difference, 1 differences found, 2 error.
 
+mod cli;
+
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use spotdiff::render::{parse_hex_color, render, Picture, Style};
@@ -34,6 +36,15 @@ enum Command {
     /// Compare two images: print the changed regions and scores, write pictures.
     #[command(after_help = COMPARE_HELP)]
     Compare(CompareArgs),
+    /// Evaluate every method on a labelled set (manifest): recall, precision, F1, ...
+    #[command(after_help = cli::eval::HELP)]
+    Eval(cli::eval::EvalArgs),
+    /// Compare many pairs (a manifest, or two folders by file name): JSON Lines out.
+    #[command(after_help = cli::batch::HELP)]
+    Batch(cli::batch::BatchArgs),
+    /// Order candidate images by similarity to a reference image.
+    #[command(after_help = cli::rank::HELP)]
+    Rank(cli::rank::RankArgs),
 }
 
 const COMPARE_HELP: &str = "\
@@ -199,6 +210,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Compare(args) => run_compare(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Batch(args) => cli::batch::run(args),
+        Command::Rank(args) => cli::rank::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -18,6 +18,9 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in the order they are listed to users.
+    pub const ALL: [Method; 3] = [Method::Fused, Method::Pixel, Method::Ssim];
+
     /// Parses `pixel`, `ssim` or `fused`.
     pub fn parse(s: &str) -> Option<Method> {
         match s.to_ascii_lowercase().as_str() {
@@ -25,6 +28,15 @@ impl Method {
             "ssim" => Some(Method::Ssim),
             "fused" | "default" => Some(Method::Fused),
             _ => None,
+        }
+    }
+
+    /// The name `parse` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Pixel => "pixel",
+            Method::Ssim => "ssim",
+            Method::Fused => "fused",
         }
     }
 }

@@ -1,0 +1,69 @@
+//! Subcommands beyond `compare`, one file each; shared helpers here.
+
+pub mod batch;
+pub mod eval;
+pub mod rank;
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Writes text to stdout. A closed pipe is not an error.
+pub fn print(text: &str) -> Result<(), spotdiff::Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(spotdiff::Error::Write {
+            path: "standard output".into(),
+            problem: e.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal. Thread-safe.
+pub struct Progress {
+    label: String,
+    total: usize,
+    done: AtomicUsize,
+    shown: bool,
+}
+
+impl Progress {
+    pub fn new(label: &str, total: usize) -> Progress {
+        let p = Progress {
+            label: label.to_string(),
+            total,
+            done: AtomicUsize::new(0),
+            shown: std::io::stderr().is_terminal(),
+        };
+        p.draw(0);
+        p
+    }
+
+    /// Counts one finished item.
+    pub fn tick(&self) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.draw(n);
+    }
+
+    fn draw(&self, n: usize) {
+        if !self.shown {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let fill = (n * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
+        eprint!(
+            "\r{} [{}{}] {n}/{}",
+            self.label,
+            "#".repeat(fill),
+            " ".repeat(WIDTH - fill),
+            self.total
+        );
+    }
+
+    /// Clears the bar's line.
+    pub fn finish(&self) {
+        if self.shown {
+            eprint!("\r{}\r", " ".repeat(self.label.len() + 50));
+        }
+    }
+}
