@@ -13,7 +13,8 @@ Run:  bash scripts/setup-eval.sh && .deps/eval-venv/bin/python scripts/make-eval
 Photos: the colour sample photos inside the scikit-image 0.26.0 wheel (astronaut, chelsea,
 coffee, rocket, hubble_deep_field, ihc, motorcycle_left, retina; public domain / CC0, see
 skimage/data/README.txt) and scikit-learn's sample images (china, flower). Each is scaled
-to several sizes (long side 320, 640 and 1024 px).
+to several sizes (long side 256, 384 and 512 px: a noisy full-frame pair costs the
+pipeline about 2 s per megapixel, and the whole evaluation must run in minutes).
 
 Edit kinds (each gives one truth box: the bounding box of the pixels whose CIE76 ΔE
 between A and the cleanly edited B exceeds JND = 2.3; an edit is retried elsewhere until
@@ -45,7 +46,7 @@ from skimage import color, data
 SEED = 4242
 JND = 2.3
 VISIBLE = 12.0  # an edit must change a good share of its region by at least this ΔE
-SIZES = [320, 640, 1024]
+SIZES = [256, 384, 512]
 EDIT_KINDS = ["erase", "paste", "recolour", "text", "move"]
 NUISANCES = ["jpeg", "brightness", "noise", "shift", "blur"]
 WORDS = ["SALE", "Draft", "v2.1", "OK", "Total 42", "beta", "#17", "Exit", "NEW", "x3"]

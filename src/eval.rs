@@ -56,6 +56,8 @@ pub struct PairSpec {
     pub boxes: Option<Vec<BoxXywh>>,
     pub mask: Option<PathBuf>,
     pub tags: Vec<String>,
+    /// When a predicted box finds a truth box.
+    pub rule: MatchRule,
 }
 
 /// A candidate of a ranking task.
@@ -113,6 +115,8 @@ struct RawPair {
     mask: Option<PathBuf>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default, rename = "match")]
+    rule: MatchRule,
     #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
@@ -154,8 +158,8 @@ impl Manifest {
             path: path.to_path_buf(),
             problem,
         };
-        let raw: RawManifest = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a spotdiff manifest: {e}")))?;
+        let raw: RawManifest =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a spotdiff manifest: {e}")))?;
         let (name, own_root, pairs, rankings) = match raw {
             RawManifest::List(p) => (None, None, p, Vec::new()),
             RawManifest::Full {
@@ -206,6 +210,7 @@ impl Manifest {
                 boxes: p.boxes,
                 mask: p.mask.map(|m| base.join(m)),
                 tags: p.tags,
+                rule: p.rule,
             });
         }
         let rankings = rankings
@@ -238,8 +243,12 @@ impl Manifest {
 
 /// Intersection over union of two `[x, y, w, h]` boxes.
 pub fn iou(a: BoxXywh, b: BoxXywh) -> f64 {
-    let ix = (a[0] + a[2]).min(b[0] + b[2]).saturating_sub(a[0].max(b[0]));
-    let iy = (a[1] + a[3]).min(b[1] + b[3]).saturating_sub(a[1].max(b[1]));
+    let ix = (a[0] + a[2])
+        .min(b[0] + b[2])
+        .saturating_sub(a[0].max(b[0]));
+    let iy = (a[1] + a[3])
+        .min(b[1] + b[3])
+        .saturating_sub(a[1].max(b[1]));
     let inter = f64::from(ix) * f64::from(iy);
     let union = f64::from(a[2]) * f64::from(a[3]) + f64::from(b[2]) * f64::from(b[3]) - inter;
     if union <= 0.0 {
@@ -252,14 +261,58 @@ pub fn iou(a: BoxXywh, b: BoxXywh) -> f64 {
 /// IoU a predicted box needs to find a truth box.
 pub const IOU_MATCH: f64 = 0.5;
 
+/// When a predicted box finds a truth box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchRule {
+    /// IoU ≥ 0.5.
+    #[default]
+    Iou,
+    /// For truth boxes drawn loosely around small defects (DeepPCB's protocol): IoU ≥
+    /// 0.33, or at least half of the predicted box inside the truth box.
+    Loose,
+}
+
+impl MatchRule {
+    /// The IoU of `t` and `p` when they match under this rule.
+    pub fn score(self, t: BoxXywh, p: BoxXywh) -> Option<f64> {
+        let v = iou(t, p);
+        let ok = match self {
+            MatchRule::Iou => v >= IOU_MATCH,
+            MatchRule::Loose => {
+                let ix = (t[0] + t[2])
+                    .min(p[0] + p[2])
+                    .saturating_sub(t[0].max(p[0]));
+                let iy = (t[1] + t[3])
+                    .min(p[1] + p[3])
+                    .saturating_sub(t[1].max(p[1]));
+                v >= 0.33 || 2 * u64::from(ix) * u64::from(iy) >= u64::from(p[2]) * u64::from(p[3])
+            }
+        };
+        ok.then_some(v)
+    }
+}
+
 /// One-to-one matching of predicted to truth boxes at IoU ≥ `min_iou`, greedily by
 /// IoU (highest first). Returns the number of matched pairs.
 pub fn match_boxes(truth: &[BoxXywh], pred: &[BoxXywh], min_iou: f64) -> usize {
+    match_boxes_by(truth, pred, |t, p| {
+        let v = iou(t, p);
+        (v >= min_iou).then_some(v)
+    })
+}
+
+/// One-to-one matching where `rule` says whether two boxes match and how well;
+/// greedily, best first. Returns the number of matched pairs.
+pub fn match_boxes_by(
+    truth: &[BoxXywh],
+    pred: &[BoxXywh],
+    rule: impl Fn(BoxXywh, BoxXywh) -> Option<f64>,
+) -> usize {
     let mut cand: Vec<(f64, usize, usize)> = Vec::new();
     for (i, t) in truth.iter().enumerate() {
         for (j, p) in pred.iter().enumerate() {
-            let v = iou(*t, *p);
-            if v >= min_iou {
+            if let Some(v) = rule(*t, *p) {
                 cand.push((v, i, j));
             }
         }
@@ -329,7 +382,7 @@ impl Tally {
             self.box_pairs += 1;
             self.truth_boxes += truth.len();
             self.predicted_boxes += pred.boxes.len();
-            self.matched += match_boxes(truth, &pred.boxes, IOU_MATCH);
+            self.matched += match_boxes_by(truth, &pred.boxes, |t, p| spec.rule.score(t, p));
         }
     }
 
@@ -528,18 +581,22 @@ pub fn run_pair(
     with_map: bool,
 ) -> PairRun {
     let start = std::time::Instant::now();
-    let result = crate::load_pair(&spec.a, &spec.b, &options.limits)
-        .and_then(|(a, b)| {
-            let cmp = session.compare(&a, &b, options)?;
-            let boxes = cmp.report.boxes.iter().map(|b| [b.x, b.y, b.w, b.h]).collect();
-            let ms = start.elapsed().as_secs_f64() * 1e3;
-            let auroc = if with_map && (spec.mask.is_some() || spec.expect == Expect::Same) {
-                Some(pixel_auroc(&cmp, spec, options)?)
-            } else {
-                None
-            };
-            Ok((boxes, ms, auroc))
-        });
+    let result = crate::load_pair(&spec.a, &spec.b, &options.limits).and_then(|(a, b)| {
+        let cmp = session.compare(&a, &b, options)?;
+        let boxes = cmp
+            .report
+            .boxes
+            .iter()
+            .map(|b| [b.x, b.y, b.w, b.h])
+            .collect();
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let auroc = if with_map && (spec.mask.is_some() || spec.expect == Expect::Same) {
+            Some(pixel_auroc(&cmp, spec, options)?)
+        } else {
+            None
+        };
+        Ok((boxes, ms, auroc))
+    });
     match result {
         Ok((boxes, ms, auroc)) => PairRun {
             prediction: Prediction {
@@ -602,7 +659,11 @@ pub fn load_predictions(path: &Path) -> Result<std::collections::HashMap<String,
         problem: e.to_string(),
     })?;
     let mut out = std::collections::HashMap::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let rec: External = serde_json::from_str(line).map_err(|e| Error::Decode {
             path: path.to_path_buf(),
             problem: format!("line {}: {e}", i + 1),
@@ -673,12 +734,25 @@ mod tests {
     fn matching_is_one_to_one_and_needs_half_overlap() {
         let truth = [[0, 0, 10, 10], [100, 100, 20, 20]];
         // two predictions on the first truth box: only one counts
-        assert_eq!(match_boxes(&truth, &[[0, 0, 10, 10], [1, 1, 10, 10]], 0.5), 1);
+        assert_eq!(
+            match_boxes(&truth, &[[0, 0, 10, 10], [1, 1, 10, 10]], 0.5),
+            1
+        );
         // IoU 1/3 is not enough
         assert_eq!(match_boxes(&truth, &[[5, 0, 10, 10]], 0.5), 0);
         assert_eq!(
             match_boxes(&truth, &[[101, 101, 20, 20], [0, 0, 9, 10]], 0.5),
             2
+        );
+        // loose rule: a small box inside a large truth box matches
+        let loose = |t, p| MatchRule::Loose.score(t, p);
+        assert_eq!(
+            match_boxes_by(&[[0, 0, 40, 40]], &[[10, 10, 8, 8]], loose),
+            1
+        );
+        assert_eq!(
+            match_boxes_by(&[[0, 0, 40, 40]], &[[36, 36, 8, 8]], loose),
+            0
         );
         // greedy by IoU: the better pair wins the shared prediction
         let t2 = [[0, 0, 10, 10], [0, 0, 12, 12]];
@@ -694,13 +768,17 @@ mod tests {
             boxes,
             mask: None,
             tags: vec![],
+            rule: MatchRule::Iou,
         }
     }
 
     #[test]
     fn tally_gives_precision_recall_f1() {
         let mut t = Tally::default();
-        let two = spec(Expect::Different, Some(vec![[0, 0, 10, 10], [50, 50, 10, 10]]));
+        let two = spec(
+            Expect::Different,
+            Some(vec![[0, 0, 10, 10], [50, 50, 10, 10]]),
+        );
         t.add(
             &two,
             &Prediction {

@@ -9,6 +9,13 @@ use crate::session::Session;
 use image::imageops::FilterType;
 use serde::Serialize;
 
+/// Weight of the structural score in the fused score. Mean SSIM drops under nuisances
+/// the comparison tolerates (a JPEG re-encode of the same photo scores 0.95-0.97, below a
+/// copy with one real edit at 0.995), while the pixel score already rests on colour and
+/// structural evidence with that tolerance; so SSIM only breaks ties. Chosen on the
+/// generated ranking set (0.8 gives Spearman 0.89-0.96, 0.9 gives 0.96-1.0).
+pub const STRUCTURAL_WEIGHT: f64 = 0.1;
+
 /// Long side of the working size, in pixels.
 pub const WORK_SIDE: u32 = 512;
 
@@ -16,7 +23,8 @@ pub const WORK_SIDE: u32 = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ScoreKind {
-    /// The mean of every score available.
+    /// Mostly the pixel score, with the structural score breaking ties
+    /// ([`STRUCTURAL_WEIGHT`]).
     #[default]
     Fused,
     /// Mean SSIM on luma.
@@ -55,12 +63,19 @@ pub struct Similarity {
 }
 
 impl Similarity {
-    fn with_kind(mut self, kind: ScoreKind) -> Similarity {
-        self.score = match kind {
-            ScoreKind::Fused => (self.structural + self.pixel) / 2.0,
+    /// The score of one kind.
+    pub fn of_kind(&self, kind: ScoreKind) -> f64 {
+        match kind {
+            ScoreKind::Fused => {
+                (1.0 - STRUCTURAL_WEIGHT) * self.pixel + STRUCTURAL_WEIGHT * self.structural
+            }
             ScoreKind::Structural => self.structural,
             ScoreKind::Pixel => self.pixel,
-        };
+        }
+    }
+
+    fn with_kind(mut self, kind: ScoreKind) -> Similarity {
+        self.score = self.of_kind(kind);
         self
     }
 }

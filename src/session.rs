@@ -19,7 +19,12 @@ impl Session {
     }
 
     /// Compares two images with `options`, using whatever the session holds.
-    pub fn compare<'a>(&self, a: &'a Image, b: &'a Image, options: &Options) -> Result<Comparison<'a>> {
+    pub fn compare<'a>(
+        &self,
+        a: &'a Image,
+        b: &'a Image,
+        options: &Options,
+    ) -> Result<Comparison<'a>> {
         compare(a, b, options)
     }
 

@@ -104,9 +104,17 @@ pub fn folder_jobs(dir_a: &Path, dir_b: &Path) -> Result<Vec<Job>, spotdiff::Err
         .map(|n| {
             let (a, b) = (dir_a.join(n), dir_b.join(n));
             let error = if !na.contains(n) {
-                Some(format!("{}: no such file (only in {})", a.display(), dir_b.display()))
+                Some(format!(
+                    "{}: no such file (only in {})",
+                    a.display(),
+                    dir_b.display()
+                ))
             } else if !nb.contains(n) {
-                Some(format!("{}: no such file (only in {})", b.display(), dir_a.display()))
+                Some(format!(
+                    "{}: no such file (only in {})",
+                    b.display(),
+                    dir_a.display()
+                ))
             } else {
                 None
             };
@@ -203,5 +211,8 @@ fn compare_job(session: &Session, job: &Job, options: &Options) -> (String, Opti
         report,
         error,
     };
-    (serde_json::to_string(&record).expect("record serialises"), outcome)
+    (
+        serde_json::to_string(&record).expect("record serialises"),
+        outcome,
+    )
 }

@@ -10,7 +10,7 @@ use spotdiff::eval::{
     external_auroc, load_predictions, run_pair, scaled_options, spearman, Auroc, Manifest,
     PairSpec, Prediction, RankSpec, Tally, SWEEP,
 };
-use spotdiff::rank::{similarity, working_reference, ScoreKind};
+use spotdiff::rank::{similarity, working_reference, ScoreKind, Similarity};
 use spotdiff::{load, Method, Options, Session};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,13 +21,16 @@ Manifest (JSON; a bare array of pairs is also accepted):
   {\"name\": \"my-set\", \"root\": \"images\",
    \"pairs\": [{\"name\": \"p1\", \"a\": \"p1-a.png\", \"b\": \"p1-b.png\",
               \"boxes\": [[x, y, w, h], ...], \"expect\": \"same\"|\"different\",
-              \"mask\": \"p1-mask.png\", \"tags\": [\"edit:text\", \"nuisance:jpeg\"]}],
+              \"mask\": \"p1-mask.png\", \"tags\": [\"edit:text\", \"nuisance:jpeg\"],
+              \"match\": \"iou\"|\"loose\"}],
    \"rankings\": [{\"name\": \"r1\", \"ref\": \"ref.png\",
                  \"candidates\": [{\"path\": \"c.png\", \"severity\": 2},
                                 {\"path\": \"u.png\", \"unrelated\": true}]}]}
   Paths are relative to the manifest's folder joined with `root`. `expect` follows from
   `boxes` when absent; a pair without `boxes` is scored on its verdict only. `mask`:
-  non-black pixels are changed (for the pixel AUROC).
+  non-black pixels are changed (for the pixel AUROC). `match`: `iou` (default) or
+  `loose` (IoU >= 0.33 or half the predicted box inside the truth box: DeepPCB's rule
+  for boxes drawn loosely around small defects).
 
 Metrics:
   a truth box is found by a predicted box with IoU >= 0.5 (one-to-one, best IoU first);
@@ -68,6 +71,10 @@ pub struct EvalArgs {
     /// Sweep the thresholds (x0.5 .. x3) for precision/recall curves.
     #[arg(long)]
     pub sweep: bool,
+
+    /// Sweep only the pairs with this tag (keeps the sweep fast on large sets).
+    #[arg(long, value_name = "TAG", requires = "sweep")]
+    pub sweep_tag: Option<String>,
 
     /// Folder the manifest's relative paths start from (overrides its `root`).
     #[arg(long, value_name = "DIR")]
@@ -159,9 +166,17 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
         })
         .collect::<Result<Vec<_>, spotdiff::Error>>()?;
 
+    let sweep = args.sweep.then(|| Sweep {
+        tag: args.sweep_tag.clone(),
+    });
     let mut results = Vec::new();
     for m in &methods {
-        results.push(evaluate_method(&session, &manifest.pairs, *m, args.sweep));
+        results.push(evaluate_method(
+            &session,
+            &manifest.pairs,
+            *m,
+            sweep.as_ref(),
+        ));
     }
     for (name, preds) in &externals {
         results.push(evaluate_external(name, &manifest.pairs, preds)?);
@@ -169,10 +184,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
     let rankings: Vec<RankResult> = if manifest.rankings.is_empty() {
         Vec::new()
     } else {
-        ScoreKind::ALL
-            .iter()
-            .map(|k| evaluate_rankings(&session, &manifest.rankings, *k))
-            .collect::<Result<_, _>>()?
+        evaluate_rankings(&session, &manifest.rankings)?
     };
 
     let text = tables(&manifest, &results, &rankings, args.by_tag);
@@ -211,13 +223,19 @@ fn finish(
     let mut by_tag: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failures = Vec::new();
     for (s, p) in pairs.iter().zip(preds) {
-        for tag in s.tags.iter().chain(s.tags.is_empty().then_some(&String::new())) {
+        for tag in s
+            .tags
+            .iter()
+            .chain(s.tags.is_empty().then_some(&String::new()))
+        {
             let key = if tag.is_empty() { "(untagged)" } else { tag };
             by_tag.entry(key.to_string()).or_default().add(s, p);
         }
         let mut one = Tally::default();
         one.add(s, p);
-        if one.verdict_correct == 0 || one.matched < one.truth_boxes || one.matched < one.predicted_boxes
+        if one.verdict_correct == 0
+            || one.matched < one.truth_boxes
+            || one.matched < one.predicted_boxes
         {
             failures.push(s.name.clone());
         }
@@ -247,7 +265,17 @@ fn point(param: f64, t: &Tally) -> CurvePoint {
     }
 }
 
-fn evaluate_method(session: &Session, pairs: &[PairSpec], method: Method, sweep: bool) -> MethodResult {
+/// Which pairs the threshold sweep runs on: all, or those with one tag.
+pub struct Sweep {
+    pub tag: Option<String>,
+}
+
+fn evaluate_method(
+    session: &Session,
+    pairs: &[PairSpec],
+    method: Method,
+    sweep: Option<&Sweep>,
+) -> MethodResult {
     let options = scaled_options(method, 1.0);
     let progress = Progress::new(method.name(), pairs.len());
     let runs: Vec<_> = pairs
@@ -271,14 +299,18 @@ fn evaluate_method(session: &Session, pairs: &[PairSpec], method: Method, sweep:
         preds.push(r.prediction);
     }
     let mut curve = Vec::new();
-    if sweep {
+    if let Some(sweep) = sweep {
+        let chosen: Vec<usize> = (0..pairs.len())
+            .filter(|&i| sweep.tag.as_ref().is_none_or(|t| pairs[i].tags.contains(t)))
+            .collect();
+        let subset: Vec<PairSpec> = chosen.iter().map(|&i| pairs[i].clone()).collect();
         for &scale in &SWEEP {
-            let t = if scale == 1.0 {
-                tally_of(pairs, &preds)
+            let p: Vec<Prediction> = if scale == 1.0 {
+                chosen.iter().map(|&i| preds[i].clone()).collect()
             } else {
                 let opts = scaled_options(method, scale);
-                let progress = Progress::new(&format!("{} x{scale}", method.name()), pairs.len());
-                let p: Vec<Prediction> = pairs
+                let progress = Progress::new(&format!("{} x{scale}", method.name()), subset.len());
+                let p = subset
                     .par_iter()
                     .map(|s| {
                         let r = run_pair(session, s, &opts, false).prediction;
@@ -287,9 +319,9 @@ fn evaluate_method(session: &Session, pairs: &[PairSpec], method: Method, sweep:
                     })
                     .collect();
                 progress.finish();
-                tally_of(pairs, &p)
+                p
             };
-            curve.push(point(f64::from(scale), &t));
+            curve.push(point(f64::from(scale), &tally_of(&subset, &p)));
         }
     }
     finish(method.name().to_string(), pairs, &preds, auroc, curve)
@@ -347,23 +379,39 @@ fn evaluate_external(
     Ok(finish(name.to_string(), pairs, &list, auroc, curve))
 }
 
+/// Scores every candidate once; the figures for each score kind follow from them.
 fn evaluate_rankings(
     session: &Session,
     specs: &[RankSpec],
-    kind: ScoreKind,
-) -> Result<RankResult, spotdiff::Error> {
+) -> Result<Vec<RankResult>, spotdiff::Error> {
     let limits = Options::default().limits;
-    let mut tasks = Vec::new();
+    let mut scored = Vec::new();
     for spec in specs {
         let reference = working_reference(&load(&spec.reference, &limits)?);
-        let scores: Vec<f64> = spec
+        let sims: Vec<Similarity> = spec
             .candidates
             .par_iter()
             .map(|c| {
-                let img = load(&c.path, &limits)?;
-                Ok(similarity(session, &reference, &img, kind)?.score)
+                similarity(
+                    session,
+                    &reference,
+                    &load(&c.path, &limits)?,
+                    ScoreKind::Fused,
+                )
             })
             .collect::<Result<_, spotdiff::Error>>()?;
+        scored.push(sims);
+    }
+    Ok(ScoreKind::ALL
+        .iter()
+        .map(|&kind| rank_figures(specs, &scored, kind))
+        .collect())
+}
+
+fn rank_figures(specs: &[RankSpec], scored: &[Vec<Similarity>], kind: ScoreKind) -> RankResult {
+    let mut tasks = Vec::new();
+    for (spec, sims) in specs.iter().zip(scored) {
+        let scores: Vec<f64> = sims.iter().map(|s| s.of_kind(kind)).collect();
         let (mut sev, mut related, mut unrelated) = (Vec::new(), Vec::new(), Vec::new());
         for (c, s) in spec.candidates.iter().zip(&scores) {
             match c.severity {
@@ -391,13 +439,13 @@ fn evaluate_rankings(
         });
     }
     let rho: Vec<f64> = tasks.iter().filter_map(|t| t.spearman).collect();
-    Ok(RankResult {
+    RankResult {
         kind,
         spearman_mean: (!rho.is_empty()).then(|| rho.iter().sum::<f64>() / rho.len() as f64),
         spearman_min: rho.iter().copied().reduce(f64::min),
         separated: tasks.iter().filter(|t| t.separated).count(),
         tasks,
-    })
+    }
 }
 
 fn opt3(v: Option<f64>) -> String {
@@ -414,7 +462,12 @@ fn tables(m: &Manifest, results: &[MethodResult], ranks: &[RankResult], by_tag: 
             .filter(|p| p.expect == spotdiff::eval::Expect::Same)
             .count(),
     );
-    let boxes: usize = m.pairs.iter().filter_map(|p| p.boxes.as_ref()).map(Vec::len).sum();
+    let boxes: usize = m
+        .pairs
+        .iter()
+        .filter_map(|p| p.boxes.as_ref())
+        .map(Vec::len)
+        .sum();
     if n > 0 {
         writeln!(
             o,
@@ -446,7 +499,9 @@ fn tables(m: &Manifest, results: &[MethodResult], ranks: &[RankResult], by_tag: 
     }
     if by_tag && !results.is_empty() {
         let tags: Vec<&String> = results[0].by_tag.keys().collect();
-        o.push_str("\nPer tag: recall / precision / boxes on change-free pairs.\n\n| tag | pairs |");
+        o.push_str(
+            "\nPer tag: recall / precision / boxes on change-free pairs.\n\n| tag | pairs |",
+        );
         for r in results {
             write!(o, " {} |", r.name).unwrap();
         }
@@ -491,7 +546,10 @@ fn tables(m: &Manifest, results: &[MethodResult], ranks: &[RankResult], by_tag: 
             writeln!(
                 o,
                 "| {} | {} | {} | {}/{} |",
-                serde_json::to_value(r.kind).expect("kind").as_str().unwrap_or(""),
+                serde_json::to_value(r.kind)
+                    .expect("kind")
+                    .as_str()
+                    .unwrap_or(""),
                 opt3(r.spearman_mean),
                 opt3(r.spearman_min),
                 r.separated,

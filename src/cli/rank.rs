@@ -13,8 +13,10 @@ Scores (all 0..1, higher = more similar), computed at a common working size (REF
 to at most 512 px on its long side, each candidate resized to exactly that size, so
 candidates may have any size or aspect ratio):
   structural  mean SSIM on luma
-  pixel       1 - share of pixels inside reported changes (default comparison)
-  fused       the mean of the two (default)
+  pixel       1 - share of pixels inside reported changes (default comparison: colour
+              and structural evidence, tolerant of JPEG noise, small shifts, brightness)
+  fused       0.9 pixel + 0.1 structural (default): mean SSIM drops under nuisances the
+              comparison tolerates, so it only breaks ties
 
 Output: one line per candidate, most similar first: rank, score, both scores, boxes
 reported, file. With --json: {\"reference\", \"score\", \"ranking\": [{\"rank\", \"path\",
@@ -48,7 +50,8 @@ pub struct RankArgs {
 }
 
 fn parse_kind(s: &str) -> Result<ScoreKind, String> {
-    ScoreKind::parse(s).ok_or_else(|| format!("unknown score `{s}` (use fused, structural or pixel)"))
+    ScoreKind::parse(s)
+        .ok_or_else(|| format!("unknown score `{s}` (use fused, structural or pixel)"))
 }
 
 pub fn run(args: RankArgs) -> Result<u8, spotdiff::Error> {
