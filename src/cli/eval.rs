@@ -179,7 +179,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
         ));
     }
     for (name, preds) in &externals {
-        results.push(evaluate_external(name, &manifest.pairs, preds)?);
+        results.push(evaluate_external(name, &manifest.pairs, preds, sweep.as_ref())?);
     }
     let rankings: Vec<RankResult> = if manifest.rankings.is_empty() {
         Vec::new()
@@ -331,6 +331,7 @@ fn evaluate_external(
     name: &str,
     pairs: &[PairSpec],
     preds: &std::collections::HashMap<String, spotdiff::eval::External>,
+    sweep: Option<&Sweep>,
 ) -> Result<MethodResult, spotdiff::Error> {
     let options = Options::default();
     let mut auroc: Option<Auroc> = None;
@@ -353,16 +354,25 @@ fn evaluate_external(
         }
         list.push(rec.prediction.clone());
     }
-    // The sweep: parameters in the order of the first record that has them.
+    // The sweep (on the same pairs as the methods' sweep): parameters in the order of
+    // the first record that has them.
+    let subset: Vec<PairSpec> = match sweep {
+        None => Vec::new(),
+        Some(sw) => pairs
+            .iter()
+            .filter(|p| sw.tag.as_ref().is_none_or(|t| p.tags.contains(t)))
+            .cloned()
+            .collect(),
+    };
     let params: Vec<f64> = preds
         .values()
         .find(|r| !r.sweep.is_empty())
         .map(|r| r.sweep.iter().map(|p| p.param).collect())
         .unwrap_or_default();
-    let curve = params
+    let curve = if subset.is_empty() { Vec::new() } else { params }
         .iter()
         .map(|&param| {
-            let swept: Vec<Prediction> = pairs
+            let swept: Vec<Prediction> = subset
                 .iter()
                 .map(|s| Prediction {
                     boxes: preds
@@ -373,7 +383,7 @@ fn evaluate_external(
                     ..Prediction::default()
                 })
                 .collect();
-            point(param, &tally_of(pairs, &swept))
+            point(param, &tally_of(&subset, &swept))
         })
         .collect();
     Ok(finish(name.to_string(), pairs, &list, auroc, curve))
