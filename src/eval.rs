@@ -450,7 +450,7 @@ impl Auroc {
 
     fn bin(&self, score: f32) -> usize {
         let n = self.pos.len() - 1;
-        if !(score > 0.0) {
+        if score.is_nan() || score <= 0.0 {
             return 0;
         }
         1 + ((score / self.top * (n - 1) as f32) as usize).min(n - 1)

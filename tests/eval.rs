@@ -91,7 +91,12 @@ fn eval_scores_known_predictions_exactly() {
         .collect();
     assert_eq!(
         failures,
-        ["text-aa-same", "isoluminant", "erasure-flat", "erasure-photo"]
+        [
+            "text-aa-same",
+            "isoluminant",
+            "erasure-flat",
+            "erasure-photo"
+        ]
     );
 }
 
@@ -137,21 +142,28 @@ fn eval_on_real_pairs_finds_the_upstream_changes() {
     assert_eq!(f(fused, "recall"), 1.0, "{fused}");
     // Playwright's single red pixel is flagged, its Chrome noise is not.
     let failures = fused["failures"].as_array().unwrap();
-    assert!(!failures.iter().any(|n| n
-        .as_str()
-        .unwrap()
-        .starts_with("playwright")));
+    assert!(!failures
+        .iter()
+        .any(|n| n.as_str().unwrap().starts_with("playwright")));
 }
 
 #[test]
 fn eval_refuses_a_bad_manifest_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("m.json");
-    std::fs::write(&bad, r#"[{"a": "x.png", "b": "y.png", "boxes": [[1, 2, 0, 4]]}]"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"[{"a": "x.png", "b": "y.png", "boxes": [[1, 2, 0, 4]]}]"#,
+    )
+    .unwrap();
     let r = spotdiff(&["eval", bad.to_str().unwrap()]);
     assert_eq!(r.code, 2);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("m.json") && r.stderr.contains("empty"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("m.json") && r.stderr.contains("empty"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Two folders: three fixture pairs by name, a corrupt file on both sides, and a file on
@@ -162,8 +174,16 @@ fn batch_folders() -> tempfile::TempDir {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     for name in ["text-word-changed", "text-aa-same", "isoluminant"] {
-        std::fs::copy(fixture(&format!("{name}-a.png")), a.join(format!("{name}.png"))).unwrap();
-        std::fs::copy(fixture(&format!("{name}-b.png")), b.join(format!("{name}.png"))).unwrap();
+        std::fs::copy(
+            fixture(&format!("{name}-a.png")),
+            a.join(format!("{name}.png")),
+        )
+        .unwrap();
+        std::fs::copy(
+            fixture(&format!("{name}-b.png")),
+            b.join(format!("{name}.png")),
+        )
+        .unwrap();
     }
     let png = std::fs::read(fixture("speck-a.png")).unwrap();
     std::fs::write(a.join("corrupt.png"), &png).unwrap();
@@ -290,7 +310,10 @@ fn rank_orders_real_edits_by_severity_and_unrelated_last() {
         .map(|e| e["score"].as_f64().unwrap())
         .collect();
     assert!(scores[0] > scores[1] && scores[1] > scores[2], "{scores:?}");
-    assert!(scores[2] < 0.5, "an unrelated photo is not similar: {scores:?}");
+    assert!(
+        scores[2] < 0.5,
+        "an unrelated photo is not similar: {scores:?}"
+    );
     // The same order by the structural score alone, in text form.
     let r = spotdiff(&[
         "rank",
@@ -303,7 +326,11 @@ fn rank_orders_real_edits_by_severity_and_unrelated_last() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let last = r.stdout.lines().last().unwrap();
-    assert!(last.starts_with("3 ") && last.ends_with("erasure-photo-a.png"), "{}", r.stdout);
+    assert!(
+        last.starts_with("3 ") && last.ends_with("erasure-photo-a.png"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

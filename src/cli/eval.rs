@@ -179,7 +179,12 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
         ));
     }
     for (name, preds) in &externals {
-        results.push(evaluate_external(name, &manifest.pairs, preds, sweep.as_ref())?);
+        results.push(evaluate_external(
+            name,
+            &manifest.pairs,
+            preds,
+            sweep.as_ref(),
+        )?);
     }
     let rankings: Vec<RankResult> = if manifest.rankings.is_empty() {
         Vec::new()
@@ -369,23 +374,27 @@ fn evaluate_external(
         .find(|r| !r.sweep.is_empty())
         .map(|r| r.sweep.iter().map(|p| p.param).collect())
         .unwrap_or_default();
-    let curve = if subset.is_empty() { Vec::new() } else { params }
-        .iter()
-        .map(|&param| {
-            let swept: Vec<Prediction> = subset
-                .iter()
-                .map(|s| Prediction {
-                    boxes: preds
-                        .get(&s.name)
-                        .and_then(|r| r.sweep.iter().find(|p| p.param == param))
-                        .map(|p| p.boxes.clone())
-                        .unwrap_or_default(),
-                    ..Prediction::default()
-                })
-                .collect();
-            point(param, &tally_of(&subset, &swept))
-        })
-        .collect();
+    let curve = if subset.is_empty() {
+        Vec::new()
+    } else {
+        params
+    }
+    .iter()
+    .map(|&param| {
+        let swept: Vec<Prediction> = subset
+            .iter()
+            .map(|s| Prediction {
+                boxes: preds
+                    .get(&s.name)
+                    .and_then(|r| r.sweep.iter().find(|p| p.param == param))
+                    .map(|p| p.boxes.clone())
+                    .unwrap_or_default(),
+                ..Prediction::default()
+            })
+            .collect();
+        point(param, &tally_of(&subset, &swept))
+    })
+    .collect();
     Ok(finish(name.to_string(), pairs, &list, auroc, curve))
 }
 
