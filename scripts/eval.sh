@@ -10,6 +10,7 @@
 #    beside them, threshold sweep on the 256 px pairs, rankings
 # 5. plots, and the tables between the markers in EVALUATION.md (the prose around them is
 #    kept). Raw numbers: out/eval/*.json. Takes a few minutes on 2 cores.
+# EVAL_REUSE=1 skips steps 2-4 and redraws plots and tables from out/eval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.deps/eval-venv/bin/python
@@ -18,6 +19,7 @@ OUT=out/eval
 step() { echo "eval: $*" >&2; }
 
 bash scripts/setup-eval.sh
+if [[ "${EVAL_REUSE:-0}" != 1 ]]; then
 if [[ -z "${SPOTDIFF:-}" ]]; then
     step "building the release binary"
     cargo build --release --quiet
@@ -37,6 +39,7 @@ step "spotdiff eval: generated set"
 step "spotdiff eval: real pairs"
 "$BIN" eval eval/realpairs.json --external classic="$OUT/classic-realpairs.jsonl" \
     --by-tag --json "$OUT/realpairs.json" >"$OUT/realpairs.md"
+fi
 step "plots"
 "$PY" scripts/plot_eval.py "$OUT/generated.json" docs
 step "EVALUATION.md"

@@ -38,7 +38,7 @@ def main() -> int:
         ax.set_title(f"{m['name']} ({results['manifest']})", fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
         fig.tight_layout()
-        fig.savefig(out / f"eval-pr-{m['name']}.png", optimize=True)
+        fig.savefig(out / f"eval-pr-{m['name']}.png")
         plt.close(fig)
     return 0
 
