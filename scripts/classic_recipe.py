@@ -18,7 +18,8 @@ import json
 import sys
 
 
-def classic(path_a: str, path_b: str) -> tuple[float, list[dict]]:
+def classic_map(path_a: str, path_b: str) -> tuple[float, "np.ndarray"]:
+    """The recipe up to its difference map: (SSIM score, diff as uint8, 255 = same)."""
     import cv2
     from skimage.metrics import structural_similarity
 
@@ -37,8 +38,17 @@ def classic(path_a: str, path_b: str) -> tuple[float, list[dict]]:
 
     (score, diff) = structural_similarity(gray_a, gray_b, full=True)
     diff = (diff * 255).astype("uint8")
+    return float(score), diff
 
-    thresh = cv2.threshold(diff, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+
+def boxes_of(diff, threshold: int | None = None) -> list[dict]:
+    """Otsu (threshold None) or a fixed threshold, external contours, bounding rectangles."""
+    import cv2
+
+    if threshold is None:
+        thresh = cv2.threshold(diff, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    else:
+        thresh = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY_INV)[1]
     cnts = cv2.findContours(thresh.copy(), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cnts = cnts[0] if len(cnts) == 2 else cnts[1]  # OpenCV 4+/5 vs 3 return shapes
 
@@ -46,7 +56,12 @@ def classic(path_a: str, path_b: str) -> tuple[float, list[dict]]:
     for c in cnts:
         (x, y, w, h) = cv2.boundingRect(c)
         boxes.append({"x": int(x), "y": int(y), "w": int(w), "h": int(h)})
-    return float(score), boxes
+    return boxes
+
+
+def classic(path_a: str, path_b: str) -> tuple[float, list[dict]]:
+    score, diff = classic_map(path_a, path_b)
+    return score, boxes_of(diff)
 
 
 def main() -> int:

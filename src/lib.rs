@@ -21,13 +21,16 @@ pub mod color;
 pub mod compare;
 pub mod deep;
 pub mod error;
+pub mod eval;
 pub mod load;
 pub mod map;
 pub mod options;
 pub mod pixel;
+pub mod rank;
 pub mod regions;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod ssim;
 pub mod write;
 
@@ -38,6 +41,7 @@ pub use load::{load, Image};
 pub use options::{Limits, Method, Options, Rect, SizePolicy, Threshold};
 pub use render::{Picture, Style};
 pub use report::{BoxKind, ChangeBox, Report, Verdict};
+pub use session::Session;
 
 /// Loads both images at once, each on its own thread.
 pub fn load_pair(

@@ -41,6 +41,15 @@ enum Command {
     Compare(CompareArgs),
     /// Serve a web page (and a JSON API) that compares two uploaded images.
     Serve(cli::serve::ServeArgs),
+    /// Evaluate every method on a labelled set (manifest): recall, precision, F1, ...
+    #[command(after_help = cli::eval::HELP)]
+    Eval(cli::eval::EvalArgs),
+    /// Compare many pairs (a manifest, or two folders by file name): JSON Lines out.
+    #[command(after_help = cli::batch::HELP)]
+    Batch(cli::batch::BatchArgs),
+    /// Order candidate images by similarity to a reference image.
+    #[command(after_help = cli::rank::HELP)]
+    Rank(cli::rank::RankArgs),
 }
 
 const COMPARE_HELP: &str = "\
@@ -229,6 +238,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compare(args) => run_compare(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Batch(args) => cli::batch::run(args),
+        Command::Rank(args) => cli::rank::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -33,6 +33,14 @@ impl Selection {
             _ => None,
         }
     }
+
+    /// The backbone, if one is ready, by value.
+    pub fn into_backbone(self) -> Option<Backbone> {
+        match self {
+            Selection::Ready(b) => Some(*b),
+            _ => None,
+        }
+    }
 }
 
 /// Finds and loads a backbone. `model` is a name from the models folder, a manifest
