@@ -239,6 +239,7 @@ fn change_maps(
             let pixel = pixel::pixel_map(a, b, alpha, &work, pixel_care);
             let supported = pixel.tiles_reaching(pixel_care * LEVEL_MARGIN);
             let kind = ssim::MapKind::ShiftTolerant {
+                shift: ssim::SHIFT,
                 care: ssim_care,
                 only: Some(&supported),
             };
@@ -247,6 +248,7 @@ fn change_maps(
         }
         Method::Ssim => {
             let kind = ssim::MapKind::ShiftTolerant {
+                shift: ssim::SHIFT,
                 care: ssim_care,
                 only: None,
             };
@@ -281,9 +283,15 @@ fn find_regions(
         let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
         r.changed_pixels < u64::from(settings.min_area) || r.changed_pixels < 4 * length
     };
+    // A faint piece that one shift of at most the pixel map's tolerance explains as
+    // a whole is a displacement (a misaligned scan, an edge moved by binarisation),
+    // not a change: a changed word or an erased object is not explained by moving it.
+    // (The pixel map asks each 3×3 patch for its own shift; this asks the piece.)
+    let displaced = |r: &Region| pixel::one_shift_explains(a, b, alpha, r.rect());
     let found: Vec<Region> = found
         .into_iter()
         .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
+        .filter(|r| !(faint(r) && displaced(r)))
         .collect();
     // The outermost SHIFT px cannot be checked against a shift (the matching content
     // may lie outside the image): faint changes confined to that border are dropped.
