@@ -295,6 +295,24 @@ for s in "${SIZES[@]}"; do
   hf "default-$s" "$warm" --min-runs "$runs" "${cmds[@]}"
 done
 
+# The targets again, round-robin (spotdiff, peer, spotdiff, peer, ...), so each
+# round's ratio compares runs made under the same load (other builds on the machine).
+if have_spotdiff; then
+  rounds=15
+  [[ "$QUICK" == 1 ]] && rounds=3
+  big=4k
+  [[ "$QUICK" == 1 ]] && big=1080p
+  step "[$big] interleaved: spotdiff pixel+mask vs odiff ($rounds rounds)"
+  "$PY" scripts/bench/interleave.py --rounds "$rounds" --out "$RESULTS/interleaved-pixel-$big.json" \
+    "spotdiff pixel+mask" "$SPOTDIFF compare $DATA/$big/a.png $DATA/$big/b.png --method pixel --out $OUTDIR/$big/spotdiff-pixel --write mask" \
+    "odiff" "$ODIFF $DATA/$big/a.png $DATA/$big/b.png $OUTDIR/$big/odiff.png"
+  step "[1080p] interleaved: spotdiff ssim vs dssim vs classic recipe ($rounds rounds)"
+  "$PY" scripts/bench/interleave.py --rounds "$rounds" --out "$RESULTS/interleaved-ssim-1080p.json" \
+    "spotdiff ssim" "$SPOTDIFF compare $DATA/1080p/a.png $DATA/1080p/b.png --method ssim" \
+    "dssim" "$DSSIM $DATA/1080p/a.png $DATA/1080p/b.png" \
+    "classic recipe" "$PY $CLASSIC $DATA/1080p/a.png $DATA/1080p/b.png"
+fi
+
 step "peak memory (GNU time, max RSS of 3 runs each)"
 big=4k
 [[ "$QUICK" == 1 ]] && big=1080p

@@ -444,6 +444,7 @@ fn change_maps(
             let pixel = pixel::pixel_map(a, b, alpha, &work, pixel_care);
             let supported = pixel.tiles_reaching(pixel_care * LEVEL_MARGIN);
             let kind = ssim::MapKind::ShiftTolerant {
+                shift: ssim::SHIFT,
                 care: ssim_care,
                 only: Some(&supported),
             };
@@ -452,6 +453,7 @@ fn change_maps(
         }
         Method::Ssim => {
             let kind = ssim::MapKind::ShiftTolerant {
+                shift: ssim::SHIFT,
                 care: ssim_care,
                 only: None,
             };
@@ -508,19 +510,21 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
     if r.changed_pixels >= u64::from(min_area) {
         to_box(&r)
     } else {
-        ChangeBox {
-            x: rect.x,
-            y: rect.y,
-            w: rect.w,
-            h: rect.h,
-            area: u64::from(rect.w) * u64::from(rect.h),
+        // No colour support: the whole deep region, as a semantic change.
+        let stats = Region {
+            x0: rect.x,
+            y0: rect.y,
+            x1: rect.right() - 1,
+            y1: rect.bottom() - 1,
             changed_pixels: deep_pixels,
-            mean_change: (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32,
-            peak_change: r.peak_delta_e,
-            deep_change: None,
-            evidence: vec!["deep"],
-            kind: BoxKind::Semantic,
-        }
+            evidence: EVIDENCE_DEEP,
+            ..r
+        };
+        let mut b = to_box(&stats);
+        // The ΔE figures stay those of the few supporting pixels.
+        b.mean_change = (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32;
+        b.kind = BoxKind::Semantic;
+        b
     }
 }
 
@@ -547,9 +551,15 @@ fn find_regions(
         let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
         r.changed_pixels < u64::from(settings.min_area) || r.changed_pixels < 4 * length
     };
+    // A faint piece that one shift of at most the pixel map's tolerance explains as
+    // a whole is a displacement (a misaligned scan, an edge moved by binarisation),
+    // not a change: a changed word or an erased object is not explained by moving it.
+    // (The pixel map asks each 3×3 patch for its own shift; this asks the piece.)
+    let displaced = |r: &Region| pixel::one_shift_explains(a, b, alpha, r.rect());
     let found: Vec<Region> = found
         .into_iter()
         .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
+        .filter(|r| !(faint(r) && displaced(r)))
         .collect();
     // The outermost SHIFT px cannot be checked against a shift (the matching content
     // may lie outside the image): faint changes confined to that border are dropped.

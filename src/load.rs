@@ -172,9 +172,22 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         decoder
             .read_image(&mut buf[..n])
             .map_err(|e| decode_err(decode_problem(format, &e)))?;
-        for i in (0..pixels as usize).rev() {
-            buf.copy_within(i * 3..i * 3 + 3, i * 4);
-            buf[i * 4 + 3] = 255;
+        // From the end, a block at a time through a small buffer (the widened block
+        // lies past its source, but may overlap the part of it not yet read).
+        const BLOCK: usize = 1024;
+        let mut tmp = [0u8; BLOCK * 3];
+        let mut end = pixels as usize;
+        while end > 0 {
+            let start = end.saturating_sub(BLOCK);
+            let src = &mut tmp[..(end - start) * 3];
+            src.copy_from_slice(&buf[start * 3..end * 3]);
+            for (d, s) in buf[start * 4..end * 4]
+                .chunks_exact_mut(4)
+                .zip(src.chunks_exact(3))
+            {
+                d.copy_from_slice(&[s[0], s[1], s[2], 255]);
+            }
+            end = start;
         }
         DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, buf).expect("buffer sized to the image"))
     } else {

@@ -13,7 +13,6 @@ use spotdiff::{
     compare_with, deep, load_pair, Limits, Method, Options, Rect, SizePolicy, Threshold,
 };
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -264,19 +263,6 @@ fn one_line(e: &clap::Error) -> String {
     format!("{} (see --help)", words.join(" "))
 }
 
-/// Prints to stdout. A closed pipe (`spotdiff ... | head -1`) is not an error: the
-/// exit code still tells the verdict.
-fn emit(text: &str) -> Result<(), spotdiff::Error> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(spotdiff::Error::Write {
-            path: "standard output".into(),
-            problem: e.to_string(),
-        }),
-        _ => Ok(()),
-    }
-}
-
 fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     let mut pictures: Vec<Picture> = args.write.iter().flatten().copied().collect();
     pictures.sort();
@@ -377,12 +363,12 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
                 .map(|(p, path)| (p.name().to_string(), path.display().to_string().into()))
                 .collect(),
         );
-        emit(&format!(
+        cli::print(&format!(
             "{}\n",
             serde_json::to_string_pretty(&value).expect("json")
         ))?;
     } else {
-        emit(&text_report(report, &written))?;
+        cli::print(&text_report(report, &written))?;
     }
     Ok(if report.is_different() {
         EXIT_DIFFERENT

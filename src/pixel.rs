@@ -22,6 +22,9 @@ use rayon::prelude::*;
 pub const BLUR_SIGMA: f32 = 1.0;
 /// Shift tolerance in px.
 pub const SHIFT: i32 = 3;
+/// A shift explains a displacement when it leaves at most this share of the
+/// unshifted RMS difference.
+const RESIDUAL: f64 = 0.3;
 /// Radius of the patch that one shift must explain (1 = 3×3).
 pub const PATCH: i32 = 1;
 
@@ -378,6 +381,82 @@ fn d2(p: [f32; 3], q: [f32; 3]) -> f32 {
     a * a + b * b + c * c
 }
 
+/// True when one shift of B by at most `SHIFT` px brings the root-mean-square
+/// blurred ΔE between A and B over `r` (grown by `SHIFT`) to at most `RESIDUAL` of
+/// its unshifted value:
+/// the difference inside `r` is then mostly a displacement of the whole area, not a
+/// change.
+pub fn one_shift_explains(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+    r: crate::options::Rect,
+) -> bool {
+    let (w, h) = a.dimensions();
+    // Compared over `r` grown by the shift, so that moving a small object out of
+    // `r` does not count as explaining it.
+    let g = SHIFT as u32;
+    let r = crate::options::Rect {
+        x: r.x.saturating_sub(g),
+        y: r.y.saturating_sub(g),
+        w: (r.right() + g).min(w) - r.x.saturating_sub(g),
+        h: (r.bottom() + g).min(h) - r.y.saturating_sub(g),
+    };
+    let kernel = gaussian_kernel(BLUR_SIGMA, 3.0);
+    let m = SHIFT as u32 + (kernel.len() / 2) as u32;
+    let x0 = r.x.saturating_sub(m);
+    let y0 = r.y.saturating_sub(m);
+    let region = TileRect {
+        x: x0,
+        y: y0,
+        w: (r.right() + m).min(w) - x0,
+        h: (r.bottom() + m).min(h) - y0,
+    };
+    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let planes: Vec<(Lab3, Lab3)> = backgrounds
+        .iter()
+        .map(|&bg| {
+            (
+                lab_planes(a, region, bg, &kernel),
+                lab_planes(b, region, bg, &kernel),
+            )
+        })
+        .collect();
+    let rw = region.w as usize;
+    let at = |x: i64, y: i64| {
+        let x = x.clamp(0, i64::from(w) - 1) as usize - x0 as usize;
+        let y = y.clamp(0, i64::from(h) - 1) as usize - y0 as usize;
+        y * rw + x
+    };
+    // Σ squared ΔE over `r` with B moved by `s`, given up once it reaches `limit`.
+    let error = |(sx, sy): (i32, i32), limit: f64| {
+        let mut sum = 0f64;
+        for y in i64::from(r.y)..i64::from(r.bottom().min(h)) {
+            for x in i64::from(r.x)..i64::from(r.right().min(w)) {
+                let (p, q) = (at(x, y), at(x + i64::from(sx), y + i64::from(sy)));
+                let d = planes
+                    .iter()
+                    .map(|(la, lb)| {
+                        let d0 = la[0][p] - lb[0][q];
+                        let d1 = la[1][p] - lb[1][q];
+                        let d2 = la[2][p] - lb[2][q];
+                        d0 * d0 + d1 * d1 + d2 * d2
+                    })
+                    .fold(0.0, f32::max);
+                sum += f64::from(d);
+            }
+            if sum >= limit {
+                break;
+            }
+        }
+        sum
+    };
+    let direct = error((0, 0), f64::INFINITY);
+    let limit = RESIDUAL * RESIDUAL * direct;
+    direct > 0.0 && shifts().iter().any(|&s| error(s, limit) < limit)
+}
+
+/// Largest unblurred, shift-tolerant ΔE inside a rectangle: how strongly a small
 /// region really changed, before the blur spread it out. A single changed pixel has
 /// a blurred difference of about a sixth of its real one.
 pub fn raw_peak(a: &RgbaImage, b: &RgbaImage, alpha: bool, r: crate::options::Rect) -> f32 {

@@ -19,8 +19,8 @@ const SIGMA: f32 = 1.5;
 const TRUNCATE: f32 = 3.5;
 const C1: f32 = (0.01 * 255.0) * (0.01 * 255.0);
 const C2: f32 = (0.03 * 255.0) * (0.03 * 255.0);
-/// Shift tolerance of the change map, px.
-pub const SHIFT: i64 = 1;
+/// Shift tolerance of the change map with `--method ssim`, px.
+pub const SHIFT: u32 = 1;
 
 /// The global score and the change map.
 #[derive(Debug, Clone)]
@@ -76,11 +76,15 @@ pub enum MapKind<'a> {
     None,
     /// `1 - SSIM`.
     Plain,
-    /// `1 - max SSIM` over B shifted by up to `SHIFT` pixels, exact where it is at
+    /// `1 - max SSIM` over B shifted by up to `shift` pixels, exact where it is at
     /// least `care`; where the exact value is below `care`, the stored one is too
     /// (a pixel whose plain value is below `care` is not re-checked). With `only`
     /// (one flag per tile, row-major), tiles not flagged keep the plain value.
-    ShiftTolerant { care: f32, only: Option<&'a [bool]> },
+    ShiftTolerant {
+        shift: u32,
+        care: f32,
+        only: Option<&'a [bool]>,
+    },
 }
 
 /// SSIM over the tiles near a difference (`tiles` from [`Tiles::find`]).
@@ -114,10 +118,6 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
         map,
     }
 }
-
-/// Margin of a segment's luma planes: the window radius plus the shift.
-const MARGIN: usize = 5 + SHIFT as usize;
-const S: usize = SHIFT as usize;
 
 /// Separable filter with kernel `k`: `rows` output rows of width `bw`, where input
 /// row `i` (of `rows + 2r`, each `bw + 2r` wide) is produced by `input(i, row)`.
@@ -159,15 +159,17 @@ fn ssim_formula(ma: f32, mb: f32, aa: f32, bb: f32, ab: f32) -> f32 {
     ((2.0 * ma * mb + C1) * (2.0 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2))
 }
 
-/// A segment's luma planes (margin `MARGIN`, mirrored at the image edges as
+/// A segment's luma planes (margin: window radius + `s`, mirrored at the image edges as
 /// SciPy's `reflect` mode does) and the windowed moments of A and B over the
-/// segment grown by `SHIFT` px: with them, SSIM against B shifted by up to `SHIFT`
+/// segment grown by `s` px: with them, SSIM against B shifted by up to `s`
 /// px needs only the cross moment to be filtered again.
 struct Segment {
     a: Vec<f32>,
     b: Vec<f32>,
     /// Plane width.
     pw: usize,
+    /// Largest shift.
+    s: usize,
     /// Segment width and height.
     sw: usize,
     sh: usize,
@@ -180,9 +182,9 @@ struct Segment {
 }
 
 impl Segment {
-    fn new(a: Vec<f32>, b: Vec<f32>, sw: usize, sh: usize, k: &[f32]) -> Segment {
-        let pw = sw + 2 * MARGIN;
-        let (ew, eh) = (sw + 2 * S, sh + 2 * S);
+    fn new(a: Vec<f32>, b: Vec<f32>, (sw, sh): (usize, usize), s: usize, k: &[f32]) -> Segment {
+        let pw = sw + 2 * (k.len() / 2 + s);
+        let (ew, eh) = (sw + 2 * s, sh + 2 * s);
         let mut m: [Vec<f32>; 5] = Default::default();
         for (c, out) in m.iter_mut().enumerate() {
             filter(
@@ -209,6 +211,7 @@ impl Segment {
             a,
             b,
             pw,
+            s,
             sw,
             sh,
             ma,
@@ -221,10 +224,10 @@ impl Segment {
 
     /// SSIM over the segment, unshifted (row-major, `sw` wide).
     fn base(&self) -> Vec<f32> {
-        let ew = self.sw + 2 * S;
+        let (s, ew) = (self.s, self.sw + 2 * self.s);
         let mut out = Vec::with_capacity(self.sw * self.sh);
         for j in 0..self.sh {
-            let e = (j + S) * ew + S;
+            let e = (j + s) * ew + s;
             out.extend(
                 (e..e + self.sw).map(|i| {
                     ssim_formula(self.ma[i], self.mb[i], self.aa[i], self.bb[i], self.ab[i])
@@ -248,8 +251,9 @@ impl Segment {
         let r = k.len() / 2;
         let bw = cols.len();
         let iw = bw + 2 * r;
-        // The window of output (i, j) starts at plane (i + S, j + S).
-        let (ua, va) = (cols.start + S, rows.start + S);
+        // The window of output (i, j) starts at plane (i + s, j + s).
+        let s = self.s;
+        let (ua, va) = (cols.start + s, rows.start + s);
         let (ub, vb) = ((ua as i64 + dx) as usize, (va as i64 + dy) as usize);
         filter(
             k,
@@ -264,11 +268,11 @@ impl Segment {
             },
             scratch,
         );
-        let ew = self.sw + 2 * S;
+        let ew = self.sw + 2 * s;
         out.clear();
         for (j, cross) in rows.clone().zip(scratch.chunks_exact(bw)) {
-            let ea = (j + S) * ew + cols.start + S;
-            let eb = ((j + S) as i64 + dy) as usize * ew + ((cols.start + S) as i64 + dx) as usize;
+            let ea = (j + s) * ew + cols.start + s;
+            let eb = ((j + s) as i64 + dy) as usize * ew + ((cols.start + s) as i64 + dx) as usize;
             out.extend((0..bw).map(|i| {
                 let (pa, pb) = (ea + i, eb + i);
                 ssim_formula(self.ma[pa], self.mb[pb], self.aa[pa], self.bb[pb], cross[i])
@@ -291,26 +295,31 @@ fn segment_ssim<P: Plane>(
     let (first, last) = (seg[0], seg[seg.len() - 1]);
     let sw = (last.x + last.w - first.x) as usize;
     let sh = first.h as usize;
-    let pw = sw + 2 * MARGIN;
-    let ph = sh + 2 * MARGIN;
+    let shift = match kind {
+        MapKind::ShiftTolerant { shift, .. } => shift as usize,
+        _ => 0,
+    };
+    let margin = kernel.len() / 2 + shift;
+    let pw = sw + 2 * margin;
+    let ph = sh + 2 * margin;
     let xs: Vec<usize> = (0..pw)
-        .map(|u| reflect(i64::from(first.x) + u as i64 - MARGIN as i64, w))
+        .map(|u| reflect(i64::from(first.x) + u as i64 - margin as i64, w))
         .collect();
     let mut pa = Vec::with_capacity(pw * ph);
     let mut pb = Vec::with_capacity(pw * ph);
     for v in 0..ph {
-        let y = reflect(i64::from(first.y) + v as i64 - MARGIN as i64, h);
+        let y = reflect(i64::from(first.y) + v as i64 - margin as i64, h);
         pa.extend(xs.iter().map(|&x| f32::from(a.at(x, y))));
         pb.extend(xs.iter().map(|&x| f32::from(b.at(x, y))));
     }
-    let segment = Segment::new(pa, pb, sw, sh, kernel);
+    let segment = Segment::new(pa, pb, (sw, sh), shift, kernel);
     let base = segment.base();
     let mut s = base.clone();
     let tile_cols = |t: &TileRect| (t.x - first.x) as usize..(t.x - first.x + t.w) as usize;
 
     // Shift tolerance: re-check the rows of flagged tiles that hold a pixel whose
     // best SSIM so far is at or below 1 - care, over the span of those tiles.
-    if let MapKind::ShiftTolerant { care, only } = kind {
+    if let MapKind::ShiftTolerant { care, only, .. } = kind {
         let floor = 1.0 - care;
         let flagged =
             |t: &TileRect| only.is_none_or(|f| f[((t.y / TILE) * cols + t.x / TILE) as usize]);
@@ -334,10 +343,15 @@ fn segment_ssim<P: Plane>(
         };
         let (mut scratch, mut shifted) = (Vec::new(), Vec::new());
         let mut todo = pending(&s);
-        for dy in -SHIFT..=SHIFT {
-            for dx in -SHIFT..=SHIFT {
-                let Some((cc, rr)) = todo.clone().filter(|_| (dx, dy) != (0, 0)) else {
-                    continue;
+        let mut shifts: Vec<(i64, i64)> = (-(shift as i64)..=shift as i64)
+            .flat_map(|y| (-(shift as i64)..=shift as i64).map(move |x| (x, y)))
+            .filter(|&d| d != (0, 0))
+            .collect();
+        shifts.sort_by_key(|&(x, y)| x * x + y * y);
+        for (dx, dy) in shifts {
+            {
+                let Some((cc, rr)) = todo.clone() else {
+                    break;
                 };
                 segment.shifted(
                     kernel,

@@ -28,8 +28,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_env(args, &[])
+}
+
+/// Runs `spotdiff` with `args` and extra environment variables.
+fn run_env<I, S>(args: I, env: &[(&str, &OsStr)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .output()
         .expect("spawn spotdiff");
     Run {
@@ -1010,20 +1020,6 @@ fn missing_second_image_exits_2_with_one_line() {
 // ---------------------------------------------------------------------------------
 // Deep features from the command line
 // ---------------------------------------------------------------------------------
-
-/// Runs `spotdiff` with extra environment variables.
-fn run_env(args: &[&OsStr], env: &[(&str, &OsStr)]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, *v)))
-        .output()
-        .expect("spawn spotdiff");
-    Run {
-        code: out.status.code().expect("spotdiff exited by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
 
 fn demo_args(extra: &[&str]) -> Vec<std::ffi::OsString> {
     let mut v: Vec<std::ffi::OsString> = vec![

@@ -458,15 +458,16 @@ fn deeppcb_scores(m: Method) -> (f64, f64) {
 
 #[test]
 fn deeppcb_defects_are_found_by_the_pixel_method() {
+    // Measured: recall 0.921, precision 0.806.
     let (recall, precision) = deeppcb_scores(Method::Pixel);
     assert!(recall >= 0.9, "recall {recall:.3}");
-    assert!(precision >= 0.75, "precision {precision:.3}");
+    assert!(precision >= 0.8, "precision {precision:.3}");
 }
 
 #[test]
 fn deeppcb_defects_are_found_by_the_fused_default() {
+    // Measured: recall 0.921, precision 0.811 (the aim: 0.9 at 0.8).
     let (recall, precision) = deeppcb_scores(Method::Fused);
     assert!(recall >= 0.9, "recall {recall:.3}");
-    // SSIM evidence adds boxes on binarisation jitter here (see README, Known limits).
-    assert!(precision >= 0.45, "precision {precision:.3}");
+    assert!(precision >= 0.8, "precision {precision:.3}");
 }

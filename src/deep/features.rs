@@ -460,29 +460,24 @@ fn bilinear(g: &[f32], w: usize, h: usize, u: f32, v: f32) -> f32 {
 /// Separable Gaussian blur with clamped edges.
 fn gaussian_blur(v: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
     let k = gaussian_kernel(sigma, 3.0);
+    let rows = blur_pass(v, w, h, &k, (1, 0));
+    blur_pass(&rows, w, h, &k, (0, 1))
+}
+
+/// One pass of a separable filter along `step` (`(1, 0)` rows, `(0, 1)` columns).
+fn blur_pass(v: &[f32], w: usize, h: usize, k: &[f32], step: (usize, usize)) -> Vec<f32> {
     let r = (k.len() / 2) as isize;
-    let mut tmp = vec![0.0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = k
-                .iter()
-                .enumerate()
-                .map(|(i, kv)| {
-                    let sx = (x as isize + i as isize - r).clamp(0, w as isize - 1) as usize;
-                    kv * v[y * w + sx]
-                })
-                .sum();
-        }
-    }
     let mut out = vec![0.0f32; w * h];
     for y in 0..h {
         for x in 0..w {
+            let (pos, len) = if step.0 == 1 { (x, w) } else { (y, h) };
             out[y * w + x] = k
                 .iter()
                 .enumerate()
                 .map(|(i, kv)| {
-                    let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
-                    kv * tmp[sy * w + x]
+                    let p = (pos as isize + i as isize - r).clamp(0, len as isize - 1) as usize;
+                    let (sx, sy) = if step.0 == 1 { (p, y) } else { (x, p) };
+                    kv * v[sy * w + sx]
                 })
                 .sum();
         }
