@@ -325,7 +325,15 @@ def main() -> int:
     if bad_any:
         w("- **Some command exited with an unexpected code during timing: its time is not valid.**")
     w("")
-    args.out.write_text("\n".join(L))
+    # Sections written by other scripts (bench-deep.sh, bench-batch.sh, loadtest.sh)
+    # follow this report in the same file: keep everything from the first of them on.
+    kept = ""
+    if args.out.exists():
+        old = args.out.read_text()
+        start = old.find("<!-- deep:begin")
+        if start >= 0:
+            kept = "\n" + old[start:]
+    args.out.write_text("\n".join(L) + kept)
     print(f"wrote {args.out}")
     return 0
 
