@@ -292,7 +292,7 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
     options.validate()?;
     let mut clock = Instant::now();
     // The backbone loads (checksum, session) while the images decode.
-    let (loaded, selection) = std::thread::scope(|s| {
+    let ((loaded, decode_ms), selection) = std::thread::scope(|s| {
         let selection = s.spawn(|| {
             let clock = Instant::now();
             let sel = if matches!(options.method, Method::Deep | Method::Fused) {
@@ -306,7 +306,6 @@ fn run_compare(args: CompareArgs) -> Result<u8, spotdiff::Error> {
         let decode_ms = clock.elapsed().as_secs_f64() * 1000.0;
         ((loaded, decode_ms), selection.join())
     });
-    let ((loaded, decode_ms), selection) = (loaded, selection);
     let (a, b) = loaded?;
     lap(&mut clock);
     let (selection, load_model_ms) = selection.unwrap_or_else(|p| std::panic::resume_unwind(p));
