@@ -123,20 +123,7 @@ fn deep_method_boxes_the_structural_demo_edits() {
     );
     let text = std::fs::read_to_string(root.join("truth.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let truth: Vec<[u32; 4]> = json[0]["boxes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let n: Vec<u32> = t
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect();
-            xywh(n[0], n[1], n[2], n[3])
-        })
-        .collect();
+    let truth = truth_boxes(&json[0]);
     for t in [truth[0], truth[1], truth[3]] {
         assert!(
             r.boxes.iter().any(|b| iou(corners(b), t) >= 0.3),
@@ -310,27 +297,17 @@ fn bad_models_are_refused_with_one_clear_line() {
             manifest(d, |j| j["features"][1]["name"] = "no_such_tensor".into()),
             "has no output `no_such_tensor`",
         ),
-        (
-            manifest(d, |j| {
-                j["file"] = fixture("models/gray-input.onnx")
-                    .to_string_lossy()
-                    .into_owned()
-                    .into();
-                j["sha256"] = serde_json::Value::Null;
-            }),
-            "expected [N, 3, H, W]",
-        ),
-        (
-            manifest(d, |j| {
-                j["file"] = fixture("models/rank3-input.onnx")
-                    .to_string_lossy()
-                    .into_owned()
-                    .into();
-                j["sha256"] = serde_json::Value::Null;
-            }),
-            "expected [N, 3, H, W]",
-        ),
     ];
+    let cases = cases
+        .into_iter()
+        .chain(["gray-input.onnx", "rank3-input.onnx"].map(|bad| {
+            let path = fixture(&format!("models/{bad}"));
+            let spec = manifest(d, |j| {
+                j["file"] = path.to_string_lossy().into_owned().into();
+                j["sha256"] = serde_json::Value::Null;
+            });
+            (spec, "expected [N, 3, H, W]")
+        }));
     for (spec, want) in cases {
         let e = open_err(spec);
         assert!(e.contains(want), "expected `{want}` in: {e}");

@@ -156,20 +156,7 @@ fn assert_truth(name: &str, m: Method) {
     let a = open(&fixture(entry["a"].as_str().unwrap()));
     let b = open(&fixture(entry["b"].as_str().unwrap()));
     let r = run_with(&a, &b, &method(m));
-    let truth: Vec<[u32; 4]> = entry["boxes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let n: Vec<u32> = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect();
-            xywh(n[0], n[1], n[2], n[3])
-        })
-        .collect();
+    let truth = truth_boxes(entry);
     assert_eq!(r.boxes.len(), truth.len(), "{name} ({m:?}): {:?}", r.boxes);
     // Truth boxes bound every pixel changed by more than a just-noticeable difference
     // (ΔE 2.3), so a faint fringe (cloned sky, say) can widen them past what the
@@ -260,15 +247,7 @@ fn demo_pair_finds_every_edit() {
     );
     let text = std::fs::read_to_string(root.join("truth.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let pairs = json.as_array().unwrap();
-    for t in pairs[0]["boxes"].as_array().unwrap() {
-        let n: Vec<u32> = t
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
-        let t = xywh(n[0], n[1], n[2], n[3]);
+    for t in truth_boxes(&json[0]) {
         let best = r
             .boxes
             .iter()

@@ -118,3 +118,21 @@ pub fn xywh(x: u32, y: u32, w: u32, h: u32) -> [u32; 4] {
 pub fn near(a: [u32; 4], b: [u32; 4], tol: u32) -> bool {
     a.iter().zip(b).all(|(p, q)| p.abs_diff(q) <= tol)
 }
+
+/// The `boxes` of a truth entry (`[[x, y, w, h], ...]`), as corners.
+pub fn truth_boxes(entry: &serde_json::Value) -> Vec<[u32; 4]> {
+    entry["boxes"]
+        .as_array()
+        .expect("boxes")
+        .iter()
+        .map(|t| {
+            let n: Vec<u32> = t
+                .as_array()
+                .expect("[x, y, w, h]")
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
+            xywh(n[0], n[1], n[2], n[3])
+        })
+        .collect()
+}
