@@ -25,8 +25,13 @@ pub const EVIDENCE_DEEP: u8 = 4;
 const STRONG: f32 = 3.0;
 /// In the fused method, SSIM evidence counts only where the colour difference is at
 /// least this share of the pixel threshold, so SSIM's noise in flat areas and at
-/// shifted edges cannot create boxes on its own.
-const SSIM_SUPPORT: f32 = 0.5;
+/// shifted edges cannot create boxes on its own ...
+const SSIM_SUPPORT: f32 = 0.3;
+/// ... and up to this share it is scaled down in proportion: the fainter the colour
+/// difference, the stronger the structural change must be. (Measured on the generated
+/// evaluation set and DeepPCB: 0.5 with no scaling missed faint moves and thin text on
+/// similar colours; 0.3 unscaled boxed binarisation jitter on the boards.)
+const SSIM_FULL_SUPPORT: f32 = 0.4;
 /// A deep-feature region is refined onto the pixels whose colour difference is at
 /// least this share of the pixel threshold; with fewer than the minimum area of such
 /// pixels it is a semantic (texture) change.
@@ -99,11 +104,7 @@ impl Fields {
             Method::Ssim => (ssim_score, u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
             Method::Deep => (0.0, 0),
             Method::Fused => {
-                let ssim_score = if pixel_score >= SSIM_SUPPORT {
-                    ssim_score
-                } else {
-                    0.0
-                };
+                let ssim_score = supported_ssim(pixel_score, ssim_score);
                 (
                     pixel_score.max(ssim_score),
                     (u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL)
@@ -151,7 +152,7 @@ impl Fields {
     pub fn live_tiles(&self) -> Vec<bool> {
         let pixel_level = match self.method {
             Method::Pixel => self.pixel_t,
-            Method::Fused => SSIM_SUPPORT.min(1.0) * self.pixel_t,
+            Method::Fused => SSIM_SUPPORT * self.pixel_t,
             Method::Ssim => 0.0,
             // The deep method's boxes come from the deep map, not from `sample`.
             Method::Deep => f32::INFINITY,
@@ -192,8 +193,9 @@ impl Fields {
             Method::Pixel => pixel_score,
             Method::Ssim => ssim_score,
             Method::Deep => deep,
-            Method::Fused if pixel_score >= SSIM_SUPPORT => pixel_score.max(ssim_score).max(deep),
-            Method::Fused => pixel_score.max(deep),
+            Method::Fused => pixel_score
+                .max(supported_ssim(pixel_score, ssim_score))
+                .max(deep),
         }
     }
 
@@ -201,6 +203,18 @@ impl Fields {
         self.ignore
             .iter()
             .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+    }
+}
+
+/// SSIM's score (threshold units) as fused evidence at a pixel with colour difference
+/// `pixel_score` (threshold units): none below [`SSIM_SUPPORT`], scaled down below
+/// [`SSIM_FULL_SUPPORT`].
+#[inline]
+fn supported_ssim(pixel_score: f32, ssim_score: f32) -> f32 {
+    if pixel_score < SSIM_SUPPORT {
+        0.0
+    } else {
+        ssim_score * (pixel_score / SSIM_FULL_SUPPORT).min(1.0)
     }
 }
 
@@ -404,7 +418,9 @@ fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBo
     let merge = (settings.merge_distance as f32 / cw.max(ch)).round() as u32;
     for r in regions::merge_near(found, merge) {
         let rect = to_image(&r);
-        let mut nb = refine_deep(fields, rect, settings.min_area);
+        let Some(mut nb) = refine_deep(fields, rect, settings.min_area) else {
+            continue;
+        };
         nb.deep_change = Some(peak_deep(fields, &nb));
         match boxes.iter_mut().find(|b| overlaps(b, &nb)) {
             Some(b) => {
@@ -432,8 +448,14 @@ fn change_maps(
     ssim_t: f32,
 ) -> (Map, ssim::Ssim) {
     let work = tiles.near_dirty();
-    // Values under these levels are never compared with a threshold (see `pixel_map`).
-    let (pixel_care, ssim_care) = (SSIM_SUPPORT * pixel_t, SSIM_SUPPORT * ssim_t);
+    // Values under these levels are never compared with a threshold (see `pixel_map`):
+    // the fused method reads ΔE down to SSIM's support, the others down to the deep
+    // support; SSIM is read from half its threshold (shift search, `ssim::MapKind`).
+    let pixel_care = match method {
+        Method::Fused => SSIM_SUPPORT.min(DEEP_SUPPORT),
+        _ => DEEP_SUPPORT,
+    } * pixel_t;
+    let ssim_care = 0.5 * ssim_t;
     let (la, lb) = (ssim::Luma(a), ssim::Luma(b));
     match method {
         Method::Pixel | Method::Deep => rayon::join(
@@ -470,8 +492,10 @@ fn change_maps(
 }
 
 /// A deep region's box: the pixels inside `rect` whose colour difference supports it,
-/// or, with fewer than `min_area` of them, the whole region as a semantic change.
-fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
+/// or, with fewer than `min_area` of them, the whole region as a semantic change —
+/// unless the region is narrower than one cell of the coarsest feature layer, which
+/// the features cannot resolve (a blip of the map, not a change).
+fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> Option<ChangeBox> {
     let support = DEEP_SUPPORT * fields.pixel_t;
     let mut r = Region {
         x0: u32::MAX,
@@ -507,8 +531,14 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
             }
         }
     }
+    let [cw, ch] = fields
+        .deep
+        .as_ref()
+        .map_or([0.0; 2], |d| d.stride_in_image());
     if r.changed_pixels >= u64::from(min_area) {
-        to_box(&r)
+        Some(to_box(&r))
+    } else if (rect.w as f32) < cw || (rect.h as f32) < ch {
+        None
     } else {
         // No colour support: the whole deep region, as a semantic change.
         let stats = Region {
@@ -524,7 +554,7 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> ChangeBox {
         // The ΔE figures stay those of the few supporting pixels.
         b.mean_change = (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32;
         b.kind = BoxKind::Semantic;
-        b
+        Some(b)
     }
 }
 
@@ -574,6 +604,30 @@ fn find_regions(
             !(in_border && faint(r))
         })
         .collect();
+    // When B as a whole is A moved by a pixel or two, the strips along the edges the
+    // picture moved across hold content the other image never had (or padding):
+    // pieces confined to those strips are the displacement, not a change.
+    let edge =
+        |r: &Region| r.x0 == 0 || r.y0 == 0 || r.x1 + 1 == a.width() || r.y1 + 1 == a.height();
+    let shift = if found.iter().any(edge) {
+        crate::align::global_shift(a, b, pixel::SHIFT)
+    } else {
+        None
+    };
+    let found: Vec<Region> = match shift {
+        None => found,
+        Some((dx, dy)) => {
+            let (bx, by) = (dx.unsigned_abs() + border, dy.unsigned_abs() + border);
+            found
+                .into_iter()
+                .filter(|r| {
+                    let strip_x = dx != 0 && (r.x1 < bx || r.x0 + bx >= a.width());
+                    let strip_y = dy != 0 && (r.y1 < by || r.y0 + by >= a.height());
+                    !(strip_x || strip_y)
+                })
+                .collect()
+        }
+    };
     let found = regions::drop_slivers(found, fields.pixel_t);
     let merged = regions::merge_near(found, settings.merge_distance);
     let merged = regions::drop_slivers(merged, fields.pixel_t);

@@ -123,6 +123,30 @@ fn one_pixel_shifts_give_zero_boxes() {
     }
 }
 
+/// The photo moved by (dx, dy) inside the same frame, the uncovered edge filled by
+/// repeating the last row or column (what a re-crop with edge padding does).
+fn displaced(img: &Image, dx: i32, dy: i32) -> Image {
+    let (w, h) = img.rgba.dimensions();
+    let out = RgbaImage::from_fn(w, h, |x, y| {
+        let sx = (x as i32 - dx).clamp(0, w as i32 - 1) as u32;
+        let sy = (y as i32 - dy).clamp(0, h as i32 - 1) as u32;
+        *img.rgba.get_pixel(sx, sy)
+    });
+    image(out)
+}
+
+#[test]
+fn shifts_with_padded_edges_give_zero_boxes() {
+    // The strips along the edges hold repeated pixels, not A's content: they are
+    // the displacement, not a change.
+    for p in photos() {
+        for (dx, dy) in [(2, 0), (0, -2), (-1, 0), (1, 2)] {
+            let b = displaced(&p, dx, dy);
+            assert_no_boxes(&p, &b, &format!("padded shift {dx},{dy}"));
+        }
+    }
+}
+
 #[test]
 fn re_rendered_anti_aliased_text_gives_zero_boxes() {
     let (a, b) = (
@@ -197,6 +221,29 @@ fn flat_fill_erasure_is_one_box_covering_it() {
 #[test]
 fn cloned_texture_erasure_is_one_box() {
     assert_truth("erasure-photo", Method::Fused);
+}
+
+#[test]
+fn small_moves_in_texture_are_boxed_whole() {
+    // A move's change is mostly faint (the old place is cloned over): the box must
+    // cover the whole change (IoU >= 0.5), not only its strong core.
+    for name in ["move-leaves", "move-retina", "move-fur"] {
+        let text = std::fs::read_to_string(fixture("truth.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let entry = json.as_array().unwrap().iter().find(|p| p["name"] == name);
+        let entry = entry.unwrap_or_else(|| panic!("{name} not in truth.json"));
+        let a = open(&fixture(entry["a"].as_str().unwrap()));
+        let b = open(&fixture(entry["b"].as_str().unwrap()));
+        let r = run(&a, &b);
+        let truth = truth_boxes(entry)[0];
+        assert_eq!(r.boxes.len(), 1, "{name}: {:?}", r.boxes);
+        let overlap = iou(corners(&r.boxes[0]), truth);
+        assert!(
+            overlap >= 0.5,
+            "{name}: IoU {overlap:.2}, {:?} vs {truth:?}",
+            r.boxes[0]
+        );
+    }
 }
 
 #[test]

@@ -192,6 +192,9 @@ pub struct DeepMap {
     pub semantic: f64,
     /// Mean cosine similarity of corresponding feature cells (stride-16 layer).
     pub patch_similarity: f64,
+    /// Stride of the coarsest feature layer, in working pixels: the smallest
+    /// area the features can tell apart from its surroundings.
+    pub stride: u32,
     /// Milliseconds spent preprocessing, in the backbone, and building the map.
     pub timings: [f64; 3],
 }
@@ -217,6 +220,14 @@ impl DeepMap {
             y as f32 * cy,
             (x + 1) as f32 * cx,
             (y + 1) as f32 * cy,
+        ]
+    }
+
+    /// The coarsest feature cell's size in image pixels, `[width, height]`.
+    pub fn stride_in_image(&self) -> [f32; 2] {
+        [
+            self.stride as f32 / self.work.sx,
+            self.stride as f32 / self.work.sy,
         ]
     }
 
@@ -282,6 +293,7 @@ pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<Dee
         values,
         semantic,
         patch_similarity,
+        stride: coarsest.stride,
         timings,
     })
 }
