@@ -83,6 +83,8 @@ pub(crate) struct Fields {
     pub ssim_t: f32,
     pub deep: Option<DeepMap>,
     pub deep_t: f32,
+    /// Fused method: 1 where B was painted flat over A's texture (see [`flat_fill_map`]).
+    pub fill: Option<Map>,
     pub ignore: Vec<Rect>,
 }
 
@@ -105,9 +107,10 @@ impl Fields {
             Method::Deep => (0.0, 0),
             Method::Fused => {
                 let ssim_score = supported_ssim(pixel_score, ssim_score);
+                let filled = self.filled(x, y);
                 (
-                    pixel_score.max(ssim_score),
-                    (u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL)
+                    pixel_score.max(ssim_score).max(f32::from(u8::from(filled))),
+                    (u8::from(pixel_score >= 1.0 || filled) * EVIDENCE_PIXEL)
                         | (u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
                 )
             }
@@ -199,10 +202,118 @@ impl Fields {
         }
     }
 
+    /// True where B was painted flat over A's texture.
+    #[inline]
+    pub fn filled(&self, x: u32, y: u32) -> bool {
+        self.fill
+            .as_ref()
+            .is_some_and(|m| m.has_tile_at(x, y) && m.get(x, y) > 0.0)
+    }
+
     fn ignored(&self, x: u32, y: u32) -> bool {
         self.ignore
             .iter()
             .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+    }
+}
+
+/// A flat fill over texture: B's 3×3 neighbourhood is flat (every channel within
+/// `FLAT` levels) where A's is textured (some channel spans at least `TEXTURE`).
+const FLAT: u8 = 2;
+const TEXTURE: u8 = 8;
+/// ... and the pixel itself changed by at least this much in some channel.
+const OWN_CHANGE: u8 = 3;
+
+/// Where B was painted flat over A's texture (an object or a name erased with a flat
+/// colour), among the pixels whose colour difference reaches `level`: such an erasure
+/// of soft texture changes each pixel only a little (ΔE under the threshold), but
+/// neither noise, JPEG, blur, a brightness change nor a shift makes a textured area
+/// flat. `None` when there is none.
+fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> Option<Map> {
+    let (w, h) = a.dimensions();
+    let reach = pixel.tiles_reaching(level * LEVEL_MARGIN);
+    let range = |img: &RgbaImage, x: u32, y: u32| -> u8 {
+        let (mut lo, mut hi) = ([u8::MAX; 4], [0u8; 4]);
+        for qy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+            for qx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                let p = img.get_pixel(qx, qy).0;
+                for c in 0..4 {
+                    lo[c] = lo[c].min(p[c]);
+                    hi[c] = hi[c].max(p[c]);
+                }
+            }
+        }
+        (0..4).map(|c| hi[c] - lo[c]).max().unwrap_or(0)
+    };
+    let mut map = Map::zeros(w, h);
+    let mut any = false;
+    for (i, _) in reach.iter().enumerate().filter(|(_, r)| **r) {
+        let cols = w.div_ceil(TILE);
+        let (tx, ty) = ((i as u32 % cols) * TILE, (i as u32 / cols) * TILE);
+        let t = TileRect {
+            x: tx,
+            y: ty,
+            w: TILE.min(w - tx),
+            h: TILE.min(h - ty),
+        };
+        let mut values = vec![0.0f32; (t.w * t.h) as usize];
+        for y in t.y..t.y + t.h {
+            for x in t.x..t.x + t.w {
+                // (A colour clipped at 0 or 255 is flat because it saturated, as
+                // highlights do when brightened: not a fill.)
+                let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
+                let unclipped = pb[..3].iter().all(|v| (1..255).contains(v));
+                // The pixel itself changed (not only a neighbour of a change).
+                let changed = (0..4).any(|c| pa[c].abs_diff(pb[c]) >= OWN_CHANGE);
+                if pixel.get(x, y) >= level
+                    && unclipped
+                    && changed
+                    && range(b, x, y) <= FLAT
+                    && range(a, x, y) >= TEXTURE
+                {
+                    values[((y - t.y) * t.w + x - t.x) as usize] = 1.0;
+                    any = true;
+                }
+            }
+        }
+        map.put(t, values);
+    }
+    any.then_some(map)
+}
+
+/// The bounds of the flat-filled pixels inside `rect`.
+fn fill_bounds(fields: &Fields, rect: Rect) -> Option<Rect> {
+    fields.fill.as_ref()?;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for y in rect.y..rect.bottom() {
+        for x in rect.x..rect.right() {
+            if fields.filled(x, y) && !fields.ignored(x, y) {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    (x0 != u32::MAX).then(|| Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0 + 1,
+        h: y1 - y0 + 1,
+    })
+}
+
+/// The smallest rectangle holding both.
+fn union_rect(a: Option<Rect>, b: Option<Rect>) -> Option<Rect> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
+            let (x1, y1) = (a.right().max(b.right()), a.bottom().max(b.bottom()));
+            Some(Rect {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+            })
+        }
+        (a, b) => a.or(b),
     }
 }
 
@@ -290,6 +401,10 @@ pub fn compare_with<'a>(
     };
 
     let clock = std::time::Instant::now();
+    let fill = match (&ssim_map, settings.method) {
+        (Some(_), Method::Fused) => flat_fill_map(&ia, &ib, &pixel_map, SSIM_SUPPORT * pixel_t),
+        _ => None,
+    };
     let fields = Fields {
         method: settings.method,
         pixel: pixel_map,
@@ -298,6 +413,7 @@ pub fn compare_with<'a>(
         ssim_t,
         deep,
         deep_t,
+        fill,
         ignore: settings.ignore.clone(),
     };
     let regions = if tiles.is_clean() || settings.method == Method::Deep {
@@ -485,8 +601,9 @@ fn change_maps(
                 .into_iter()
                 .filter(|t| changed[((t.y / TILE) * tiles.cols + t.x / TILE) as usize])
                 .collect();
-            // ΔE is only read, not thresholded, here: exact down to 1 ΔE.
-            (pixel::pixel_map(a, b, alpha, &work, 1.0), ssim)
+            // ΔE is only read for the boxes' statistics here: exact from the care
+            // level up, and under it at most the direct (unshifted) difference.
+            (pixel::pixel_map(a, b, alpha, &work, pixel_care), ssim)
         }
     }
 }
@@ -644,7 +761,10 @@ fn find_regions(
     // count what lies inside, so the box, its numbers and the mask agree.
     kept.into_iter()
         .map(|r| {
-            let tight = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t);
+            let tight = union_rect(
+                pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t),
+                fill_bounds(fields, r.rect()),
+            );
             restat(fields, tight.unwrap_or(r.rect())).unwrap_or(r)
         })
         .collect()

@@ -61,9 +61,10 @@ fn f(v: &Value, key: &str) -> f64 {
 
 #[test]
 fn eval_scores_known_predictions_exactly() {
-    // tests/fixtures/truth.json: 7 pairs, 6 truth boxes, 2 change-free. The predictions
+    // tests/fixtures/truth.json: 10 pairs, 9 truth boxes, 2 change-free. The predictions
     // file finds 4 boxes (one at IoU 0.38 does not count), adds one false box on a changed
-    // pair and one on a change-free pair: 7 predicted boxes.
+    // pair and one on a change-free pair: 7 predicted boxes; on the three move pairs it
+    // predicts nothing.
     let v = eval_json(&[
         &repo("tests/fixtures/truth.json"),
         "--methods",
@@ -73,16 +74,16 @@ fn eval_scores_known_predictions_exactly() {
     ]);
     let k = method(&v, "known");
     let t = &k["tally"];
-    assert_eq!(t["truth_boxes"], 6);
+    assert_eq!(t["truth_boxes"], 9);
     assert_eq!(t["predicted_boxes"], 7);
     assert_eq!(t["matched"], 4);
     assert_eq!(t["change_free_boxes"], 1);
     assert_eq!(t["change_free_flagged"], 1);
     assert_eq!(t["verdict_correct"], 5);
-    assert!((f(k, "recall") - 4.0 / 6.0).abs() < 1e-9);
+    assert!((f(k, "recall") - 4.0 / 9.0).abs() < 1e-9);
     assert!((f(k, "precision") - 4.0 / 7.0).abs() < 1e-9);
-    assert!((f(k, "f1") - 8.0 / 13.0).abs() < 1e-9);
-    assert!((f(k, "mean_ms") - 40.0).abs() < 1e-9);
+    assert!((f(k, "f1") - 0.5).abs() < 1e-9);
+    assert!((f(k, "mean_ms") - 55.0).abs() < 1e-9);
     let failures: Vec<&str> = k["failures"]
         .as_array()
         .unwrap()
@@ -95,7 +96,10 @@ fn eval_scores_known_predictions_exactly() {
             "text-aa-same",
             "isoluminant",
             "erasure-flat",
-            "erasure-photo"
+            "erasure-photo",
+            "move-leaves",
+            "move-retina",
+            "move-fur"
         ]
     );
 }
@@ -257,7 +261,7 @@ fn batch_reads_a_manifest() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 10);
     assert_eq!(lines[0]["name"], "text-aa-same");
     assert!(lines.iter().all(|l| l["report"]["method"] == "pixel"));
 }

@@ -197,10 +197,12 @@ fn pyimagesearch_variant_also_finds_the_changed_digit() {
     );
     assert_eq!(r.boxes.len(), 2);
     // Measured (7 px dilation): 218,169,241,192. The 2 → 3 edit keeps the digit's top,
-    // so the tight box is the changed lower part, inside the measured one.
+    // so the tight box is the changed lower part, inside the measured one — up to 3 px
+    // to the right, where the edit painted the scanned (textured) background flat
+    // (pixels changed by 7-20 levels: a flat fill).
     let digit = r.boxes.iter().map(corners).find(|c| c[0] < 300).unwrap();
     assert!(
-        digit[0] >= 218 && digit[1] >= 169 && digit[2] <= 241 && digit[3] <= 192,
+        digit[0] >= 218 && digit[1] >= 169 && digit[2] <= 244 && digit[3] <= 192,
         "{digit:?}"
     );
     assert!(iou(digit, [218, 169, 241, 192]) > 0.3, "{digit:?}");
