@@ -11,7 +11,7 @@ use crate::options::{
 };
 use crate::regions::{self, Region, Sample};
 use crate::report::{BoxKind, ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
-use crate::{pixel, ssim};
+use crate::{fill, pixel, ssim};
 use image::RgbaImage;
 use std::borrow::Cow;
 
@@ -83,7 +83,7 @@ pub(crate) struct Fields {
     pub ssim_t: f32,
     pub deep: Option<DeepMap>,
     pub deep_t: f32,
-    /// Fused method: 1 where B was painted flat over A's texture (see [`flat_fill_map`]).
+    /// Fused method: 1 where B was painted flat over A's texture ([`fill::flat_fill_map`]).
     pub fill: Option<Map>,
     pub ignore: Vec<Rect>,
 }
@@ -217,70 +217,6 @@ impl Fields {
     }
 }
 
-/// A flat fill over texture: B's 3×3 neighbourhood is flat (every channel within
-/// `FLAT` levels) where A's is textured (some channel spans at least `TEXTURE`).
-const FLAT: u8 = 2;
-const TEXTURE: u8 = 8;
-/// ... and the pixel itself changed by at least this much in some channel.
-const OWN_CHANGE: u8 = 3;
-
-/// Where B was painted flat over A's texture (an object or a name erased with a flat
-/// colour), among the pixels whose colour difference reaches `level`: such an erasure
-/// of soft texture changes each pixel only a little (ΔE under the threshold), but
-/// neither noise, JPEG, blur, a brightness change nor a shift makes a textured area
-/// flat. `None` when there is none.
-fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> Option<Map> {
-    let (w, h) = a.dimensions();
-    let reach = pixel.tiles_reaching(level * LEVEL_MARGIN);
-    let range = |img: &RgbaImage, x: u32, y: u32| -> u8 {
-        let (mut lo, mut hi) = ([u8::MAX; 4], [0u8; 4]);
-        for qy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-            for qx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                let p = img.get_pixel(qx, qy).0;
-                for c in 0..4 {
-                    lo[c] = lo[c].min(p[c]);
-                    hi[c] = hi[c].max(p[c]);
-                }
-            }
-        }
-        (0..4).map(|c| hi[c] - lo[c]).max().unwrap_or(0)
-    };
-    let mut map = Map::zeros(w, h);
-    let mut any = false;
-    for (i, _) in reach.iter().enumerate().filter(|(_, r)| **r) {
-        let cols = w.div_ceil(TILE);
-        let (tx, ty) = ((i as u32 % cols) * TILE, (i as u32 / cols) * TILE);
-        let t = TileRect {
-            x: tx,
-            y: ty,
-            w: TILE.min(w - tx),
-            h: TILE.min(h - ty),
-        };
-        let mut values = vec![0.0f32; (t.w * t.h) as usize];
-        for y in t.y..t.y + t.h {
-            for x in t.x..t.x + t.w {
-                // (A colour clipped at 0 or 255 is flat because it saturated, as
-                // highlights do when brightened: not a fill.)
-                let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
-                let unclipped = pb[..3].iter().all(|v| (1..255).contains(v));
-                // The pixel itself changed (not only a neighbour of a change).
-                let changed = (0..4).any(|c| pa[c].abs_diff(pb[c]) >= OWN_CHANGE);
-                if pixel.get(x, y) >= level
-                    && unclipped
-                    && changed
-                    && range(b, x, y) <= FLAT
-                    && range(a, x, y) >= TEXTURE
-                {
-                    values[((y - t.y) * t.w + x - t.x) as usize] = 1.0;
-                    any = true;
-                }
-            }
-        }
-        map.put(t, values);
-    }
-    any.then_some(map)
-}
-
 /// The bounds of the flat-filled pixels inside `rect`.
 fn fill_bounds(fields: &Fields, rect: Rect) -> Option<Rect> {
     fields.fill.as_ref()?;
@@ -298,23 +234,6 @@ fn fill_bounds(fields: &Fields, rect: Rect) -> Option<Rect> {
         w: x1 - x0 + 1,
         h: y1 - y0 + 1,
     })
-}
-
-/// The smallest rectangle holding both.
-fn union_rect(a: Option<Rect>, b: Option<Rect>) -> Option<Rect> {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
-            let (x1, y1) = (a.right().max(b.right()), a.bottom().max(b.bottom()));
-            Some(Rect {
-                x: x0,
-                y: y0,
-                w: x1 - x0,
-                h: y1 - y0,
-            })
-        }
-        (a, b) => a.or(b),
-    }
 }
 
 /// SSIM's score (threshold units) as fused evidence at a pixel with colour difference
@@ -402,7 +321,9 @@ pub fn compare_with<'a>(
 
     let clock = std::time::Instant::now();
     let fill = match (&ssim_map, settings.method) {
-        (Some(_), Method::Fused) => flat_fill_map(&ia, &ib, &pixel_map, SSIM_SUPPORT * pixel_t),
+        (Some(_), Method::Fused) => {
+            fill::flat_fill_map(&ia, &ib, &pixel_map, SSIM_SUPPORT * pixel_t)
+        }
         _ => None,
     };
     let fields = Fields {
@@ -761,10 +682,11 @@ fn find_regions(
     // count what lies inside, so the box, its numbers and the mask agree.
     kept.into_iter()
         .map(|r| {
-            let tight = union_rect(
-                pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t),
-                fill_bounds(fields, r.rect()),
-            );
+            let raw = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t);
+            let tight = match (raw, fill_bounds(fields, r.rect())) {
+                (Some(raw), Some(fill)) => Some(raw.union(fill)),
+                (raw, fill) => raw.or(fill),
+            };
             restat(fields, tight.unwrap_or(r.rect())).unwrap_or(r)
         })
         .collect()

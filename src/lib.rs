@@ -22,6 +22,7 @@ pub mod compare;
 pub mod deep;
 pub mod error;
 pub mod eval;
+pub mod fill;
 pub mod load;
 pub mod map;
 pub mod options;

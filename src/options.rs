@@ -102,6 +102,17 @@ impl Rect {
     pub fn bottom(&self) -> u32 {
         self.y.saturating_add(self.h)
     }
+
+    /// The smallest rectangle holding both.
+    pub fn union(&self, o: Rect) -> Rect {
+        let (x, y) = (self.x.min(o.x), self.y.min(o.y));
+        Rect {
+            x,
+            y,
+            w: self.right().max(o.right()) - x,
+            h: self.bottom().max(o.bottom()) - y,
+        }
+    }
 }
 
 /// Limits checked before any pixel memory is allocated.
