@@ -21,7 +21,9 @@ pub fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> O
     // (A hair under the level, as the region search flags its tiles.)
     let reach = pixel.tiles_reaching(level * 0.999);
     let cols = w.div_ceil(TILE);
-    let range = |img: &RgbaImage, x: u32, y: u32| -> u8 {
+    // Whether the 3×3 neighbourhood's span (largest over channels) is at most `max`,
+    // stopping at the first channel that exceeds it.
+    let span_at_most = |img: &RgbaImage, x: u32, y: u32, max: u8| -> bool {
         let (mut lo, mut hi) = ([u8::MAX; 4], [0u8; 4]);
         for qy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
             for qx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
@@ -29,10 +31,13 @@ pub fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> O
                 for c in 0..4 {
                     lo[c] = lo[c].min(p[c]);
                     hi[c] = hi[c].max(p[c]);
+                    if hi[c] - lo[c] > max {
+                        return false;
+                    }
                 }
             }
         }
-        (0..4).map(|c| hi[c] - lo[c]).max().unwrap_or(0)
+        true
     };
     let mut map = Map::zeros(w, h);
     let mut any = false;
@@ -44,27 +49,32 @@ pub fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> O
             w: TILE.min(w - tx),
             h: TILE.min(h - ty),
         };
-        let mut values = vec![0.0f32; (t.w * t.h) as usize];
+        let mut values: Option<Vec<f32>> = None;
         for y in t.y..t.y + t.h {
             for x in t.x..t.x + t.w {
-                // (A colour clipped at 0 or 255 is flat because it saturated, as
-                // highlights do when brightened: not a fill.)
+                if pixel.get(x, y) < level {
+                    continue;
+                }
                 let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
+                // A colour clipped at 0 or 255 is flat because it saturated, as
+                // highlights do when brightened: not a fill. And the pixel itself
+                // must have changed (not only a neighbour of a change).
                 let unclipped = pb[..3].iter().all(|v| (1..255).contains(v));
-                // The pixel itself changed (not only a neighbour of a change).
                 let changed = (0..4).any(|c| pa[c].abs_diff(pb[c]) >= OWN_CHANGE);
-                if pixel.get(x, y) >= level
-                    && unclipped
+                if unclipped
                     && changed
-                    && range(b, x, y) <= FLAT
-                    && range(a, x, y) >= TEXTURE
+                    && span_at_most(b, x, y, FLAT)
+                    && !span_at_most(a, x, y, TEXTURE - 1)
                 {
-                    values[((y - t.y) * t.w + x - t.x) as usize] = 1.0;
-                    any = true;
+                    let v = values.get_or_insert_with(|| vec![0.0; (t.w * t.h) as usize]);
+                    v[((y - t.y) * t.w + x - t.x) as usize] = 1.0;
                 }
             }
         }
-        map.put(t, values);
+        if let Some(v) = values {
+            map.put(t, v);
+            any = true;
+        }
     }
     any.then_some(map)
 }
