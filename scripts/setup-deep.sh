@@ -29,7 +29,18 @@ trap 'fail "unexpected failure at line $LINENO (see $LOG)"' ERR
 if ! "$PY" -c '' 2>/dev/null; then
     step "creating Python venv at $VENV"
     rm -rf "$VENV"
-    python3 -m venv "$VENV" >>"$LOG" 2>&1 || fail "python3 -m venv $VENV failed (see $LOG)"
+    if ! python3 -m venv "$VENV" >>"$LOG" 2>&1; then
+        # Debian's python3 ships venv (ensurepip) as a separate package.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            step "installing python3-venv with apt-get"
+            rm -rf "$VENV"
+            apt-get update -qq >>"$LOG" 2>&1
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >>"$LOG" 2>&1
+            python3 -m venv "$VENV" >>"$LOG" 2>&1 || fail "python3 -m venv $VENV failed (see $LOG)"
+        else
+            fail "python3 -m venv $VENV failed (see $LOG; on Debian: apt-get install python3-venv)"
+        fi
+    fi
 fi
 pins_ok() {
     "$PY" - "$REQS" <<'PYEOF' 2>/dev/null

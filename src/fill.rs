@@ -18,8 +18,7 @@ const OWN_CHANGE: u8 = 3;
 /// the tiles that reach it; `None` when there are none.
 pub fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> Option<Map> {
     let (w, h) = a.dimensions();
-    // (A hair under the level, as the region search flags its tiles.)
-    let reach = pixel.tiles_reaching(level * 0.999);
+    let reach = pixel.tiles_reaching(level);
     let cols = w.div_ceil(TILE);
     // Whether the 3×3 neighbourhood's span (largest over channels) is at most `max`,
     // stopping at the first channel that exceeds it.

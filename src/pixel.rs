@@ -50,6 +50,16 @@ pub fn pixel_map(a: &RgbaImage, b: &RgbaImage, alpha: bool, work: &[TileRect], c
     map
 }
 
+/// The backgrounds a pixel is compared over: white always, black too when alpha
+/// matters (a change of transparency then shows over one of them).
+fn backgrounds(alpha: bool) -> &'static [u8] {
+    if alpha {
+        &[255, 0]
+    } else {
+        &[255]
+    }
+}
+
 /// Blurred L, a, b planes of a region, row-major.
 type Lab3 = [Vec<f32>; 3];
 
@@ -83,8 +93,7 @@ fn segment_map(
         w: x1 - x0,
         h: y1 - y0,
     };
-    // One or two backgrounds: over white always; over black too when alpha matters.
-    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let backgrounds = backgrounds(alpha);
     let lab = RegionLab {
         region,
         planes: backgrounds
@@ -412,7 +421,7 @@ pub fn one_shift_explains(
         w: (r.right() + m).min(w) - x0,
         h: (r.bottom() + m).min(h) - y0,
     };
-    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let backgrounds = backgrounds(alpha);
     let planes: Vec<(Lab3, Lab3)> = backgrounds
         .iter()
         .map(|&bg| {
@@ -461,7 +470,7 @@ pub fn one_shift_explains(
 /// a blurred difference of about a sixth of its real one.
 pub fn raw_peak(a: &RgbaImage, b: &RgbaImage, alpha: bool, r: crate::options::Rect) -> f32 {
     let (w, h) = a.dimensions();
-    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let backgrounds = backgrounds(alpha);
     let lab = |img: &RgbaImage, x: u32, y: u32, bg: u8| rgba_over_to_lab(img.get_pixel(x, y).0, bg);
     let mut peak = 0f32;
     for y in r.y..r.bottom().min(h) {
@@ -497,7 +506,7 @@ pub fn raw_bounds(
     r: crate::options::Rect,
     threshold: f32,
 ) -> Option<crate::options::Rect> {
-    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+    let backgrounds = backgrounds(alpha);
     let t2 = threshold * threshold;
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
     for y in r.y..r.bottom().min(a.height()) {
@@ -622,7 +631,7 @@ mod tests {
                 h: y1 - y0,
             };
             // One or two backgrounds: over white always; over black too when alpha matters.
-            let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
+            let backgrounds = backgrounds(alpha);
             let planes: Vec<(LabPlane, LabPlane)> = backgrounds
                 .iter()
                 .map(|&bg| {

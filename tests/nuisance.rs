@@ -167,8 +167,8 @@ fn faint_single_pixel_specks_give_zero_boxes() {
     assert_no_boxes(&a, &b, "specks");
 }
 
-/// The committed "different" fixtures: each truth box found (IoU ≥ 0.5), one box each.
-fn assert_truth(name: &str, m: Method) {
+/// A committed fixture pair of tests/fixtures/truth.json and its truth boxes.
+fn fixture_pair(name: &str) -> (Image, Image, Vec<[u32; 4]>) {
     let text = std::fs::read_to_string(fixture("truth.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let entry = json
@@ -179,8 +179,13 @@ fn assert_truth(name: &str, m: Method) {
         .unwrap_or_else(|| panic!("{name} not in truth.json"));
     let a = open(&fixture(entry["a"].as_str().unwrap()));
     let b = open(&fixture(entry["b"].as_str().unwrap()));
+    (a, b, truth_boxes(entry))
+}
+
+/// The committed "different" fixtures: each truth box found (IoU ≥ 0.5), one box each.
+fn assert_truth(name: &str, m: Method) {
+    let (a, b, truth) = fixture_pair(name);
     let r = run_with(&a, &b, &method(m));
-    let truth = truth_boxes(entry);
     assert_eq!(r.boxes.len(), truth.len(), "{name} ({m:?}): {:?}", r.boxes);
     // Truth boxes bound every pixel changed by more than a just-noticeable difference
     // (ΔE 2.3), so a faint fringe (cloned sky, say) can widen them past what the
@@ -281,14 +286,9 @@ fn small_moves_in_texture_are_boxed_whole() {
     // A move's change is mostly faint (the old place is cloned over): the box must
     // cover the whole change (IoU >= 0.5), not only its strong core.
     for name in ["move-leaves", "move-retina", "move-fur"] {
-        let text = std::fs::read_to_string(fixture("truth.json")).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let entry = json.as_array().unwrap().iter().find(|p| p["name"] == name);
-        let entry = entry.unwrap_or_else(|| panic!("{name} not in truth.json"));
-        let a = open(&fixture(entry["a"].as_str().unwrap()));
-        let b = open(&fixture(entry["b"].as_str().unwrap()));
+        let (a, b, truth) = fixture_pair(name);
         let r = run(&a, &b);
-        let truth = truth_boxes(entry)[0];
+        let truth = truth[0];
         assert_eq!(r.boxes.len(), 1, "{name}: {:?}", r.boxes);
         let overlap = iou(corners(&r.boxes[0]), truth);
         assert!(
