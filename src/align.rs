@@ -1,6 +1,6 @@
 //! Size policy: bring two images to the same size, or refuse and say how to proceed.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::load::Image;
 use crate::options::SizePolicy;
 use image::{imageops, Rgba, RgbaImage};
@@ -43,18 +43,18 @@ pub fn align<'a>(
     let ratio_b = bw as f64 / bh as f64;
     let same_aspect = (ratio_a / ratio_b - 1.0).abs() <= 0.01;
     match policy {
-        SizePolicy::Error => Err(Error::SizeMismatch(format!(
-            "images differ in size: {sizes}; use --size-policy {} to compare them anyway",
-            if same_aspect {
-                "resize (same aspect ratio) or pad"
-            } else {
-                "pad"
-            }
-        ))),
-        SizePolicy::Resize if !same_aspect => Err(Error::SizeMismatch(format!(
-            "images differ in aspect ratio ({sizes}), so resizing would distort one; \
-             use --size-policy pad"
-        ))),
+        SizePolicy::Error => Err(Error::Size {
+            problem: format!("images differ in size: {sizes}"),
+            hint: Hint::SizePolicy {
+                resize: same_aspect,
+            },
+        }),
+        SizePolicy::Resize if !same_aspect => Err(Error::Size {
+            problem: format!(
+                "images differ in aspect ratio ({sizes}), so resizing would distort one"
+            ),
+            hint: Hint::SizePolicy { resize: false },
+        }),
         SizePolicy::Resize => {
             let resized = imageops::resize(&b.rgba, aw, ah, imageops::FilterType::CatmullRom);
             Ok((

@@ -263,10 +263,10 @@ pub fn compare_with<'a>(
 ) -> Result<Comparison<'a>> {
     let settings = options.validate()?;
     if settings.method == Method::Deep && backbone.is_none() {
-        return Err(Error::InvalidOption(format!(
-            "the deep method needs a backbone model (`{}` installs one)",
-            crate::deep::SETUP_COMMAND
-        )));
+        return Err(Error::option(
+            "method",
+            "the deep method needs a backbone model",
+        ));
     }
     let backbone = backbone.filter(|_| matches!(settings.method, Method::Deep | Method::Fused));
     let (ia, ib, alignment) = align(a, b, settings.size_policy)?;
@@ -763,5 +763,141 @@ fn to_box(r: &Region) -> ChangeBox {
         deep_change: None,
         evidence,
         kind: BoxKind::Visual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorKind, Hint};
+    use crate::options::SizePolicy;
+    use image::Rgba;
+
+    /// A 64×48 picture: a soft horizontal gradient (so it is not flat) on grey.
+    fn scene() -> Image {
+        let img = RgbaImage::from_fn(64, 48, |x, y| {
+            let v = 90 + (x as u8) + (y as u8 / 4);
+            Rgba([v, v, 120, 255])
+        });
+        Image::from_rgba("a", img)
+    }
+
+    fn with_square(base: &Image, x0: u32, y0: u32, side: u32, colour: [u8; 3]) -> Image {
+        let mut img = base.rgba.clone();
+        for y in y0..y0 + side {
+            for x in x0..x0 + side {
+                img.put_pixel(x, y, Rgba([colour[0], colour[1], colour[2], 255]));
+            }
+        }
+        Image::from_rgba("b", img)
+    }
+
+    fn pixel() -> Options {
+        Options {
+            method: Method::Pixel,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn identical_images_are_identical_with_no_boxes() {
+        let a = scene();
+        for method in [Method::Pixel, Method::Ssim, Method::Fused] {
+            let o = Options {
+                method,
+                ..Options::default()
+            };
+            let r = compare(&a, &a.clone(), &o).unwrap().report;
+            assert_eq!(r.verdict, Verdict::Identical, "{method:?}");
+            assert!(r.boxes.is_empty());
+            assert_eq!(r.scores.ssim, 1.0);
+            assert_eq!(r.scores.differing_pixel_ratio, 0.0);
+        }
+    }
+
+    #[test]
+    fn a_painted_square_is_one_box_around_it() {
+        let a = scene();
+        let b = with_square(&a, 20, 10, 8, [250, 20, 20]);
+        for method in [Method::Pixel, Method::Fused] {
+            let o = Options {
+                method,
+                ..Options::default()
+            };
+            let r = compare(&a, &b, &o).unwrap().report;
+            assert_eq!(r.verdict, Verdict::Different);
+            assert_eq!(r.boxes.len(), 1, "{method:?}: {:?}", r.boxes);
+            let bx = &r.boxes[0];
+            assert_eq!((bx.x, bx.y, bx.w, bx.h), (20, 10, 8, 8), "{method:?}");
+            assert_eq!(bx.changed_pixels, 64);
+            assert!(bx.evidence.contains(&"pixel"));
+        }
+    }
+
+    #[test]
+    fn an_ignored_rectangle_gives_no_box() {
+        let a = scene();
+        let b = with_square(&a, 20, 10, 8, [250, 20, 20]);
+        let o = Options {
+            ignore: vec![Rect {
+                x: 16,
+                y: 8,
+                w: 16,
+                h: 12,
+            }],
+            ..pixel()
+        };
+        let r = compare(&a, &b, &o).unwrap().report;
+        assert!(r.boxes.is_empty(), "{:?}", r.boxes);
+        assert_eq!(r.verdict, Verdict::Same);
+    }
+
+    #[test]
+    fn a_change_below_the_threshold_is_not_boxed() {
+        let a = scene();
+        // ΔE about 4: visible side by side, below the default floor of 12.
+        let b = with_square(&a, 20, 10, 8, [128, 128, 124]);
+        let r = compare(&a, &b, &pixel()).unwrap().report;
+        let r_strict = compare(
+            &a,
+            &b,
+            &Options {
+                pixel_threshold: Threshold::Fixed(2.0),
+                ..pixel()
+            },
+        )
+        .unwrap()
+        .report;
+        assert!(r.boxes.len() <= r_strict.boxes.len());
+        assert_eq!(r_strict.boxes.len(), 1, "{:?}", r_strict.boxes);
+    }
+
+    #[test]
+    fn sizes_that_differ_are_a_typed_error_with_a_hint() {
+        let a = scene();
+        let b = Image::from_rgba("b", RgbaImage::new(32, 24));
+        let e = compare(&a, &b, &pixel()).err().expect("size error");
+        assert_eq!(e.kind(), ErrorKind::Size);
+        assert_eq!(e.hint(), Hint::SizePolicy { resize: true });
+        let c = Image::from_rgba("c", RgbaImage::new(30, 30));
+        let e = compare(&a, &c, &pixel()).err().expect("size error");
+        assert_eq!(e.hint(), Hint::SizePolicy { resize: false });
+        // With a policy it compares.
+        let o = Options {
+            size_policy: SizePolicy::Pad,
+            ..pixel()
+        };
+        assert!(compare(&a, &c, &o).is_ok());
+    }
+
+    #[test]
+    fn the_deep_method_needs_a_backbone() {
+        let a = scene();
+        let o = Options {
+            method: Method::Deep,
+            ..Options::default()
+        };
+        let e = compare(&a, &a.clone(), &o).err().expect("option error");
+        assert_eq!(e.kind(), ErrorKind::Option);
     }
 }

@@ -16,33 +16,44 @@
 //! Data flows one way: [`load`] → [`compare`] (size policy, change maps, regions,
 //! [`Report`]) → [`render`] (pictures, only on request) → [`write`].
 
-pub mod align;
-pub mod color;
-pub mod compare;
+// The pipeline's stages, in the order data flows through them. Internal: what a caller
+// needs is re-exported below.
+pub(crate) mod align;
+pub(crate) mod color;
+pub(crate) mod compare;
+pub(crate) mod fill;
+pub(crate) mod load;
+pub(crate) mod map;
+pub(crate) mod options;
+pub(crate) mod pixel;
+pub(crate) mod regions;
+pub(crate) mod session;
+pub(crate) mod ssim;
+pub(crate) mod write;
+
+// Public modules: each a part of the API with more than a handful of items.
 pub mod deep;
 pub mod error;
+#[cfg(feature = "eval")]
 pub mod eval;
-pub mod fill;
-pub mod load;
-pub mod map;
-pub mod options;
-pub mod pixel;
 pub mod rank;
-pub mod regions;
 pub mod render;
 pub mod report;
-pub mod session;
-pub mod ssim;
-pub mod write;
 
+pub use align::Alignment;
+pub use color::luma601;
 pub use compare::{compare, compare_with, Comparison, Timings};
-pub use deep::{Backbone, Locations, ModelSpec};
-pub use error::{Error, Result};
-pub use load::{load, Image};
-pub use options::{Limits, Method, Options, Rect, SizePolicy, Threshold};
+pub use deep::Backbone;
+pub use error::{Error, ErrorKind, Hint, IoOp, LimitKind, Result};
+pub use load::{decode, load, Image, ImageInfo};
+pub use options::{
+    Limits, Method, Options, Rect, SizePolicy, Threshold, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+};
 pub use render::{Picture, Style};
 pub use report::{BoxKind, ChangeBox, Report, Verdict};
 pub use session::Session;
+pub use ssim::ssim_gray;
+pub use write::{encode_png, prepare_dir, Staged};
 
 /// Loads both images at once, each on its own thread.
 pub fn load_pair(

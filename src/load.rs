@@ -5,7 +5,7 @@
 //! a white and a black background (see `pixel.rs`), so a change of transparency is a
 //! change, while fully transparent pixels compare equal whatever colour they store.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoOp, LimitKind, Result};
 use crate::options::Limits;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
 use serde::Serialize;
@@ -68,11 +68,9 @@ impl Image {
 
 /// Reads and decodes one image file within `limits`.
 pub fn load(path: &Path, limits: &Limits) -> Result<Image> {
-    let read_err = |problem: String| Error::Read {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| read_err(io_problem(&e)))?;
+    let read_err = |problem: String| Error::read(path, problem);
+    let io_err = |e: std::io::Error| Error::io(IoOp::Read, path, io_problem(&e), e);
+    let meta = std::fs::metadata(path).map_err(io_err)?;
     if meta.is_dir() {
         return Err(read_err("is a directory, not an image file".into()));
     }
@@ -82,6 +80,9 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Image> {
     if meta.len() > limits.max_file_bytes {
         return Err(Error::Limit {
             path: path.to_path_buf(),
+            limit: LimitKind::Bytes {
+                max: limits.max_file_bytes,
+            },
             problem: format!(
                 "file is {} bytes, over the limit of {} bytes",
                 meta.len(),
@@ -89,25 +90,22 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Image> {
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| read_err(io_problem(&e)))?;
+    let bytes = std::fs::read(path).map_err(io_err)?;
     decode(path, &bytes, limits)
 }
 
 /// Decodes an image held in memory; `path` is used for messages only.
 pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
-    let decode_err = |problem: String| Error::Decode {
-        path: path.to_path_buf(),
-        problem,
-    };
+    let decode_err = |problem: String| Error::decode(path, problem);
     if bytes.is_empty() {
-        return Err(Error::Read {
-            path: path.to_path_buf(),
-            problem: "file is empty".into(),
-        });
+        return Err(Error::read(path, "file is empty"));
     }
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(Error::Limit {
             path: path.to_path_buf(),
+            limit: LimitKind::Bytes {
+                max: limits.max_file_bytes,
+            },
             problem: format!(
                 "file is {} bytes, over the limit of {} bytes",
                 bytes.len(),
@@ -118,6 +116,11 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
     let format = image::guess_format(bytes).map_err(|_| {
         decode_err("not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)".into())
     })?;
+    let image_err = |e: image::ImageError| Error::Decode {
+        path: path.to_path_buf(),
+        problem: decode_problem(format, &e),
+        source: Some(e),
+    };
     if !matches!(
         format,
         ImageFormat::Png
@@ -137,9 +140,7 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
     reader.limits(decoder_limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| decode_err(decode_problem(format, &e)))?;
+    let mut decoder = reader.into_decoder().map_err(image_err)?;
     let (w, h) = decoder.dimensions();
     let pixels = u64::from(w) * u64::from(h);
     if w == 0 || h == 0 {
@@ -148,9 +149,11 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
     if pixels > limits.max_pixels {
         return Err(Error::Limit {
             path: path.to_path_buf(),
+            limit: LimitKind::Pixels {
+                max: limits.max_pixels,
+            },
             problem: format!(
-                "image is {w}x{h} ({pixels} pixels), over the limit of {} pixels \
-                 (raise it with --max-pixels)",
+                "image is {w}x{h} ({pixels} pixels), over the limit of {} pixels",
                 limits.max_pixels
             ),
         });
@@ -169,9 +172,7 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         // place: no second full-size copy.
         let n = (pixels as usize) * 3;
         let mut buf = vec![0u8; pixels as usize * 4];
-        decoder
-            .read_image(&mut buf[..n])
-            .map_err(|e| decode_err(decode_problem(format, &e)))?;
+        decoder.read_image(&mut buf[..n]).map_err(image_err)?;
         // From the end, a block at a time through a small buffer (the widened block
         // lies past its source, but may overlap the part of it not yet read).
         const BLOCK: usize = 1024;
@@ -191,7 +192,7 @@ pub fn decode(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Image> {
         }
         DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, buf).expect("buffer sized to the image"))
     } else {
-        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(decode_problem(format, &e)))?
+        DynamicImage::from_decoder(decoder).map_err(image_err)?
     };
     if let Some(o) = orientation {
         img.apply_orientation(o);
@@ -272,7 +273,7 @@ fn decode_problem(format: ImageFormat, e: &image::ImageError) -> String {
 
 fn io_problem(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }

@@ -209,33 +209,45 @@ impl Options {
     pub fn validate(&self) -> Result<Settings> {
         if let Threshold::Fixed(t) = self.pixel_threshold {
             if !(t.is_finite() && t > 0.0 && t <= 300.0) {
-                return Err(Error::InvalidOption(format!(
-                    "pixel threshold {t} is out of range (ΔE, greater than 0 and at most 300)"
-                )));
+                return Err(Error::option(
+                    "pixel_threshold",
+                    format!(
+                        "pixel threshold {t} is out of range (ΔE, greater than 0 and at most 300)"
+                    ),
+                ));
             }
         }
         if let Threshold::Fixed(t) = self.ssim_threshold {
             if !(t.is_finite() && t > 0.0 && t <= 2.0) {
-                return Err(Error::InvalidOption(format!(
+                return Err(Error::option(
+                    "ssim_threshold",
+                    format!(
                     "SSIM threshold {t} is out of range (1 - SSIM, greater than 0 and at most 2)"
-                )));
+                ),
+                ));
             }
         }
         if let Threshold::Fixed(t) = self.deep_threshold {
             if !(t.is_finite() && t > 0.0 && t <= 4.0) {
-                return Err(Error::InvalidOption(format!(
+                return Err(Error::option(
+                    "deep_threshold",
+                    format!(
                     "deep threshold {t} is out of range (2(1 - cos), greater than 0 and at most 4)"
-                )));
+                ),
+                ));
             }
         }
         if self.merge_distance > 10_000 {
-            return Err(Error::InvalidOption(format!(
-                "merge distance {} is out of range (0 to 10000 pixels)",
-                self.merge_distance
-            )));
+            return Err(Error::option(
+                "merge_distance",
+                format!(
+                    "merge distance {} is out of range (0 to 10000 pixels)",
+                    self.merge_distance
+                ),
+            ));
         }
         if self.limits.max_pixels == 0 || self.limits.max_file_bytes == 0 {
-            return Err(Error::InvalidOption("limits must be greater than 0".into()));
+            return Err(Error::option("limits", "limits must be greater than 0"));
         }
         Ok(Settings {
             method: self.method,

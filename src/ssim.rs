@@ -74,8 +74,6 @@ pub fn ssim_gray(a: &GrayImage, b: &GrayImage) -> f64 {
 pub enum MapKind<'a> {
     /// Score only.
     None,
-    /// `1 - SSIM`.
-    Plain,
     /// `1 - max SSIM` over B shifted by up to `shift` pixels, exact where it is at
     /// least `care`; where the exact value is below `care`, the stored one is too
     /// (a pixel whose plain value is below `care` is not re-checked). With `only`

@@ -2,7 +2,7 @@
 //! temporary name in the output folder, and all are renamed into place at the end.
 //! If anything fails, the temporary files are removed and nothing is renamed.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoOp, Result};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ImageEncoder};
 use std::fs::File;
@@ -17,17 +17,15 @@ pub struct Staged {
 
 /// Makes sure `dir` exists and is writable, before any work is done.
 pub fn prepare_dir(dir: &Path) -> Result<()> {
-    let err = |problem: String| Error::Write {
-        path: dir.to_path_buf(),
-        problem,
+    let err = |what: &str, e: std::io::Error| {
+        Error::io(IoOp::Write, dir, format!("{what}: {}", io_text(&e)), e)
     };
     if dir.exists() && !dir.is_dir() {
-        return Err(err("exists and is not a folder".into()));
+        return Err(Error::write(dir, "exists and is not a folder"));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| err(format!("cannot create folder: {}", io_text(&e))))?;
+    std::fs::create_dir_all(dir).map_err(|e| err("cannot create folder", e))?;
     let probe = dir.join(format!(".spotdiff-probe-{}", std::process::id()));
-    File::create(&probe).map_err(|e| err(format!("folder is not writable: {}", io_text(&e))))?;
+    File::create(&probe).map_err(|e| err("folder is not writable", e))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
@@ -47,25 +45,19 @@ impl Staged {
     /// Encodes `img` as PNG to a temporary file next to `path`.
     pub fn png(&mut self, path: &Path, img: &DynamicImage) -> Result<()> {
         let tmp = temp_name(path);
-        let err = |problem: String| Error::Write {
-            path: path.to_path_buf(),
-            problem,
-        };
-        let file = File::create(&tmp).map_err(|e| err(io_text(&e)))?;
+        let err = |e: std::io::Error| Error::io(IoOp::Write, path, io_text(&e), e);
+        let file = File::create(&tmp).map_err(err)?;
         self.files.push((tmp, path.to_path_buf()));
         let mut out = BufWriter::new(file);
-        encode_png(img, &mut out).map_err(|e| err(e.to_string()))?;
-        out.flush().map_err(|e| err(io_text(&e)))?;
+        encode_png(img, &mut out).map_err(|e| Error::write(path, e.to_string()))?;
+        out.flush().map_err(err)?;
         Ok(())
     }
 
     /// Writes bytes (e.g. a JSON report) to a temporary file next to `path`.
     pub fn bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
         let tmp = temp_name(path);
-        let err = |e: std::io::Error| Error::Write {
-            path: path.to_path_buf(),
-            problem: io_text(&e),
-        };
+        let err = |e: std::io::Error| Error::io(IoOp::Write, path, io_text(&e), e);
         self.files.push((tmp.clone(), path.to_path_buf()));
         std::fs::write(&tmp, bytes).map_err(err)
     }
@@ -79,10 +71,7 @@ impl Staged {
                 for (t, _) in &files[i..] {
                     let _ = std::fs::remove_file(t);
                 }
-                return Err(Error::Write {
-                    path: dest.clone(),
-                    problem: io_text(&e),
-                });
+                return Err(Error::io(IoOp::Write, dest, io_text(&e), e));
             }
             done.push(dest.clone());
         }
@@ -109,7 +98,7 @@ fn temp_name(path: &Path) -> PathBuf {
 fn io_text(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::NotFound => "no such folder".into(),
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
         _ => e.to_string(),
     }
 }

@@ -6,8 +6,8 @@
 mod common;
 use common::*;
 use image::GrayImage;
-use spotdiff::color::luma601;
-use spotdiff::ssim::ssim_gray;
+use spotdiff::luma601;
+use spotdiff::ssim_gray;
 
 /// Pillow's `convert("L")` formula on RGB, alpha dropped (as the reference did).
 fn gray(path: &std::path::Path) -> GrayImage {

@@ -1,12 +1,13 @@
 //! `spotdiff batch`: many pairs, from a manifest or two folders; one JSON line per pair.
 
-use super::{print, Progress};
+use super::args::CompareArgs;
+use super::backbone::BackboneArgs;
+use super::{describe, print, Progress, EXIT_DIFFERENT, EXIT_ERROR, EXIT_SAME};
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 use spotdiff::eval::Manifest;
-use spotdiff::report::Report;
-use spotdiff::{load_pair, Limits, Method, Options, Session, SizePolicy, Threshold};
+use spotdiff::{load_pair, Error, IoOp, Options, Report, Session};
 use std::path::{Path, PathBuf};
 
 pub const HELP: &str = "\
@@ -46,24 +47,11 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 
-    /// Evidence that decides what changed (see `compare --help`).
-    #[arg(short, long, default_value = "fused", value_parser = crate::parse_method)]
-    pub method: Method,
-
-    /// Colour-difference threshold in ΔE, or `auto`.
-    #[arg(short, long, default_value = "auto", value_parser = crate::parse_threshold)]
-    pub threshold: Threshold,
-
-    /// When sizes differ: error, resize or pad (see `compare --help`).
-    #[arg(long, default_value = "error", value_parser = crate::parse_size_policy)]
-    pub size_policy: SizePolicy,
-
-    /// Refuse images with more pixels than this (checked before decoding).
-    #[arg(long, default_value_t = 100_000_000)]
-    pub max_pixels: u64,
+    #[command(flatten)]
+    pub compare: CompareArgs,
 
     #[command(flatten)]
-    pub backbone: super::BackboneArgs,
+    pub backbone: BackboneArgs,
 }
 
 /// One pair to compare.
@@ -88,12 +76,10 @@ struct Record<'a> {
 }
 
 /// Pairs the files of two folders by name.
-pub fn folder_jobs(dir_a: &Path, dir_b: &Path) -> Result<Vec<Job>, spotdiff::Error> {
-    let names = |dir: &Path| -> Result<std::collections::BTreeSet<String>, spotdiff::Error> {
-        let rd = std::fs::read_dir(dir).map_err(|e| spotdiff::Error::Read {
-            path: dir.to_path_buf(),
-            problem: format!("cannot list folder: {e}"),
-        })?;
+pub fn folder_jobs(dir_a: &Path, dir_b: &Path) -> Result<Vec<Job>, Error> {
+    let names = |dir: &Path| -> Result<std::collections::BTreeSet<String>, Error> {
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(IoOp::Read, dir, "cannot list folder", e))?;
         Ok(rd
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
@@ -131,18 +117,8 @@ pub fn folder_jobs(dir_a: &Path, dir_b: &Path) -> Result<Vec<Job>, spotdiff::Err
         .collect())
 }
 
-pub fn run(args: BatchArgs) -> Result<u8, spotdiff::Error> {
-    let options = Options {
-        method: args.method,
-        pixel_threshold: args.threshold,
-        size_policy: args.size_policy,
-        limits: Limits {
-            max_pixels: args.max_pixels,
-            ..Limits::default()
-        },
-        ..Options::default()
-    };
-    options.validate()?;
+pub fn run(args: BatchArgs) -> Result<u8, Error> {
+    let options = args.compare.options()?;
     let jobs = match (&args.manifest, &args.dir_a, &args.dir_b) {
         (Some(m), _, _) => Manifest::load(m, None)?
             .pairs
@@ -156,8 +132,9 @@ pub fn run(args: BatchArgs) -> Result<u8, spotdiff::Error> {
             .collect(),
         (None, Some(a), Some(b)) => folder_jobs(a, b)?,
         _ => {
-            return Err(spotdiff::Error::InvalidOption(
-                "give two folders or --manifest FILE".into(),
+            return Err(Error::option(
+                "manifest",
+                "give two folders or --manifest FILE",
             ))
         }
     };
@@ -184,11 +161,11 @@ pub fn run(args: BatchArgs) -> Result<u8, spotdiff::Error> {
     }
     print(&out)?;
     Ok(if failed {
-        crate::EXIT_ERROR
+        EXIT_ERROR
     } else if different {
-        crate::EXIT_DIFFERENT
+        EXIT_DIFFERENT
     } else {
-        crate::EXIT_SAME
+        EXIT_SAME
     })
 }
 
@@ -199,7 +176,7 @@ fn compare_job(session: &Session, job: &Job, options: &Options) -> (String, Opti
         Some(e) => Err(e.clone()),
         None => load_pair(&job.a, &job.b, &options.limits)
             .and_then(|(a, b)| Ok(session.compare(&a, &b, options)?.report))
-            .map_err(|e| e.to_string()),
+            .map_err(|e| describe(&e)),
     };
     let outcome = result.as_ref().ok().map(Report::is_different);
     let (report, error) = match result {

@@ -2,6 +2,8 @@
 //! precision, F1, boxes on change-free pairs, time per pair, pixel AUROC, and the
 //! ranking figures.
 
+use super::args::{parse_method, CompareArgs};
+use super::backbone::BackboneArgs;
 use super::{print, Progress};
 use clap::Args;
 use rayon::prelude::*;
@@ -88,15 +90,13 @@ pub struct EvalArgs {
     #[arg(long)]
     pub by_tag: bool,
 
+    /// The options every method runs with (thresholds are scaled by --sweep). A
+    /// `--method` given here evaluates that method only, as `--methods` does.
     #[command(flatten)]
-    pub backbone: super::BackboneArgs,
-}
+    pub compare: CompareArgs,
 
-fn parse_method(s: &str) -> Result<Method, String> {
-    Method::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-        format!("unknown method `{s}` (use {})", names.join(", "))
-    })
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
 }
 
 /// Results for one method (or external predictor).
@@ -145,25 +145,26 @@ pub struct RankTask {
 }
 
 pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
+    let base = args.compare.options()?;
     let manifest = Manifest::load(&args.manifest, args.root.as_deref())?;
     let session = args.backbone.session()?;
-    let methods = if args.methods.is_empty() {
-        session.methods()
-    } else {
-        args.methods.clone()
+    let methods = match (&args.methods[..], args.compare.method) {
+        ([], None) => session.methods(),
+        ([], Some(m)) => vec![m],
+        (list, _) => list.to_vec(),
     };
     if let Some(m) = methods.iter().find(|m| !session.supports(**m)) {
-        return Err(spotdiff::Error::InvalidOption(format!(
-            "method `{}` is not available in this session",
-            m.name()
-        )));
+        return Err(spotdiff::Error::option(
+            "method",
+            format!("method `{}` is not available in this session", m.name()),
+        ));
     }
     let externals = args
         .external
         .iter()
         .map(|e| {
             let (name, file) = e.split_once('=').ok_or_else(|| {
-                spotdiff::Error::InvalidOption(format!("--external `{e}` is not NAME=FILE"))
+                spotdiff::Error::option("external", format!("--external `{e}` is not NAME=FILE"))
             })?;
             Ok((name.to_string(), load_predictions(file.as_ref())?))
         })
@@ -177,6 +178,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
         results.push(evaluate_method(
             &session,
             &manifest.pairs,
+            &base,
             *m,
             sweep.as_ref(),
         ));
@@ -185,6 +187,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
         results.push(evaluate_external(
             name,
             &manifest.pairs,
+            &base,
             preds,
             sweep.as_ref(),
         )?);
@@ -192,7 +195,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
     let rankings: Vec<RankResult> = if manifest.rankings.is_empty() {
         Vec::new()
     } else {
-        evaluate_rankings(&session, &manifest.rankings)?
+        evaluate_rankings(&session, &manifest.rankings, &base)?
     };
 
     let text = tables(&manifest, &results, &rankings, args.by_tag);
@@ -204,7 +207,7 @@ pub fn run(args: EvalArgs) -> Result<u8, spotdiff::Error> {
             "rankings": rankings,
         });
         let body = serde_json::to_string_pretty(&value).expect("json") + "\n";
-        let mut staged = spotdiff::write::Staged::default();
+        let mut staged = spotdiff::Staged::default();
         staged.bytes(path, body.as_bytes())?;
         staged.commit()?;
     }
@@ -281,10 +284,11 @@ pub struct Sweep {
 fn evaluate_method(
     session: &Session,
     pairs: &[PairSpec],
+    base: &Options,
     method: Method,
     sweep: Option<&Sweep>,
 ) -> MethodResult {
-    let options = scaled_options(method, 1.0);
+    let options = scaled_options(base, method, 1.0);
     let progress = Progress::new(method.name(), pairs.len());
     let runs: Vec<_> = pairs
         .par_iter()
@@ -316,7 +320,7 @@ fn evaluate_method(
             let p: Vec<Prediction> = if scale == 1.0 {
                 chosen.iter().map(|&i| preds[i].clone()).collect()
             } else {
-                let opts = scaled_options(method, scale);
+                let opts = scaled_options(base, method, scale);
                 let progress = Progress::new(&format!("{} x{scale}", method.name()), subset.len());
                 let p = subset
                     .par_iter()
@@ -338,10 +342,10 @@ fn evaluate_method(
 fn evaluate_external(
     name: &str,
     pairs: &[PairSpec],
+    options: &Options,
     preds: &std::collections::HashMap<String, spotdiff::eval::External>,
     sweep: Option<&Sweep>,
 ) -> Result<MethodResult, spotdiff::Error> {
-    let options = Options::default();
     let mut auroc: Option<Auroc> = None;
     let mut list = Vec::with_capacity(pairs.len());
     for s in pairs {
@@ -353,7 +357,7 @@ fn evaluate_external(
             continue;
         };
         if let Some(map) = &rec.map {
-            if let Some(a) = external_auroc(map, s, &options)? {
+            if let Some(a) = external_auroc(map, s, options)? {
                 match &mut auroc {
                     Some(acc) => acc.merge(&a),
                     None => auroc = Some(a),
@@ -405,8 +409,9 @@ fn evaluate_external(
 fn evaluate_rankings(
     session: &Session,
     specs: &[RankSpec],
+    base: &Options,
 ) -> Result<Vec<RankResult>, spotdiff::Error> {
-    let limits = Options::default().limits;
+    let limits = base.limits;
     let mut scored = Vec::new();
     for spec in specs {
         let reference = working_reference(&load(&spec.reference, &limits)?);

@@ -1,100 +1,97 @@
-//! Subcommands beyond `compare`, one file each; shared helpers here.
+//! The subcommands, one file each, and what they share: the options ([`args`]), the
+//! backbone's discovery ([`backbone`]), stdout, progress bars, and error wording.
 
+pub mod args;
+pub mod backbone;
 pub mod batch;
+pub mod compare;
 pub mod eval;
 pub mod rank;
+#[cfg(feature = "serve")]
 pub mod serve;
 
+use spotdiff::{Error, Hint, LimitKind};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const EXIT_SAME: u8 = 0;
+pub const EXIT_DIFFERENT: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
 
 /// Writes text to stdout. A closed pipe is not an error.
-pub fn print(text: &str) -> Result<(), spotdiff::Error> {
+pub fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(spotdiff::Error::Write {
-            path: "standard output".into(),
-            problem: e.to_string(),
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io(
+            spotdiff::IoOp::Write,
+            "standard output",
+            e.to_string(),
+            e,
+        )),
         _ => Ok(()),
     }
 }
 
+/// An error in one line, with the command line's hints (its flags, its set-up
+/// commands).
+pub fn describe(e: &Error) -> String {
+    let mut line = e.chain();
+    match (e, e.hint()) {
+        (_, Hint::SizePolicy { resize }) => line.push_str(&format!(
+            "; use --size-policy {} to compare them anyway",
+            if resize {
+                "resize (same aspect ratio) or pad"
+            } else {
+                "pad"
+            }
+        )),
+        (
+            Error::Limit {
+                limit: LimitKind::Pixels { .. },
+                ..
+            },
+            _,
+        ) => line.push_str(" (raise it with --max-pixels)"),
+        (_, hint) => {
+            if let Some(h) = backbone::hint_text(hint) {
+                line.push_str("; ");
+                line.push_str(&h);
+            }
+        }
+    }
+    line
+}
+
 /// A progress bar on stderr, drawn only when stderr is a terminal. Thread-safe.
 pub struct Progress {
-    label: String,
-    total: usize,
-    done: AtomicUsize,
-    shown: bool,
+    bar: indicatif::ProgressBar,
 }
 
 impl Progress {
     pub fn new(label: &str, total: usize) -> Progress {
-        let p = Progress {
-            label: label.to_string(),
-            total,
-            done: AtomicUsize::new(0),
-            shown: std::io::stderr().is_terminal(),
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} ({eta} left)",
+                )
+                .expect("progress template")
+                .progress_chars("#> "),
+            );
+            bar.set_prefix(label.to_string());
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
         };
-        p.draw(0);
-        p
+        Progress { bar }
     }
 
     /// Counts one finished item.
     pub fn tick(&self) {
-        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.draw(n);
-    }
-
-    fn draw(&self, n: usize) {
-        if !self.shown {
-            return;
-        }
-        const WIDTH: usize = 30;
-        let fill = (n * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
-        eprint!(
-            "\r{} [{}{}] {n}/{}",
-            self.label,
-            "#".repeat(fill),
-            " ".repeat(WIDTH - fill),
-            self.total
-        );
+        self.bar.inc(1);
     }
 
     /// Clears the bar's line.
     pub fn finish(&self) {
-        if self.shown {
-            eprint!("\r{}\r", " ".repeat(self.label.len() + 50));
-        }
-    }
-}
-
-/// Where the deep-feature backbone comes from, for subcommands that compare many pairs.
-#[derive(clap::Args, Debug, Clone)]
-pub struct BackboneArgs {
-    /// Backbone for deep features, loaded once and shared by every pair: a name in
-    /// models/ (resnet50, efficientnet-lite0), a manifest .json, a model .onnx with its
-    /// manifest beside it, or `none`. Default: resnet50 when installed, else
-    /// efficientnet-lite0; without either, pixel + SSIM only (said in one line).
-    #[arg(long, value_name = "NAME|PATH")]
-    pub model: Option<String>,
-
-    /// The ONNX Runtime library (default: $ORT_DYLIB_PATH, then
-    /// .deps/onnxruntime/libonnxruntime.so of the project).
-    #[arg(long, value_name = "PATH")]
-    pub ort_lib: Option<PathBuf>,
-}
-
-impl BackboneArgs {
-    /// A session holding the backbone these arguments name; a missing default backbone
-    /// is said on stderr in one line, not an error.
-    pub fn session(&self) -> Result<spotdiff::Session, spotdiff::Error> {
-        use spotdiff::deep::{select, Selection};
-        let selection = select(self.model.as_deref(), self.ort_lib.as_deref())?;
-        if let Selection::Missing(reason) = &selection {
-            eprintln!("spotdiff: note: {reason}; comparing with pixel + SSIM evidence only");
-        }
-        Ok(spotdiff::Session::with_backbone(selection.into_backbone()))
+        self.bar.finish_and_clear();
     }
 }

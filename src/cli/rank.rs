@@ -51,7 +51,7 @@ pub struct RankArgs {
     pub max_pixels: u64,
 
     #[command(flatten)]
-    pub backbone: super::BackboneArgs,
+    pub backbone: super::backbone::BackboneArgs,
 }
 
 fn parse_kind(s: &str) -> Result<ScoreKind, String> {

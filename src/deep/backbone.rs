@@ -1,99 +1,46 @@
-//! The ONNX Runtime side: finding the shared library, building one session per model
-//! (checked against its manifest once), and running a batch through it.
+//! The ONNX Runtime side: loading the shared library from the path it is given,
+//! building one session per model (checked against its manifest once), and running a
+//! batch through it. Where the library and the models live is the caller's business
+//! (the `spotdiff` binary looks in the environment and the project folder).
+//!
+//! Without the `deep` feature, [`Backbone`] is an empty type: no value of it exists,
+//! so every deep path of the pipeline is statically off.
 
 use super::manifest::ModelSpec;
+#[cfg(feature = "deep")]
+use crate::error::Hint;
 use crate::error::{Error, Result};
+#[cfg(feature = "deep")]
 use ort::session::builder::GraphOptimizationLevel;
+#[cfg(feature = "deep")]
 use ort::session::Session;
+#[cfg(feature = "deep")]
 use ort::value::{Tensor, ValueType};
+#[cfg(feature = "deep")]
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "deep")]
 use std::sync::{Mutex, OnceLock};
 
-/// File name of the ONNX Runtime library the set-up script installs.
-pub const RUNTIME_FILE: &str = "libonnxruntime.so";
-/// Folder, under the project root, where `scripts/setup-deep.sh` puts it.
-pub const RUNTIME_DIR: &str = ".deps/onnxruntime";
-/// The command that installs the runtime and the offline backbone.
-pub const SETUP_COMMAND: &str = "bash scripts/setup-deep.sh";
-
-/// Where models and the runtime are looked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Locations {
-    /// Folder of model manifests (`NAME.json`) and model files.
-    pub models_dir: PathBuf,
-    /// The ONNX Runtime shared library, if one was found.
-    pub runtime: Option<PathBuf>,
+/// The default backbone in `models_dir`: ResNet50 when its model file is present,
+/// else the offline EfficientNet-Lite0; `None` when neither model file exists.
+pub fn default_model(models_dir: &Path) -> Option<ModelSpec> {
+    ["resnet50", "efficientnet-lite0"].iter().find_map(|name| {
+        let spec = ModelSpec::resolve(name, models_dir).ok()?;
+        spec.model_path().is_file().then_some(spec)
+    })
 }
 
-impl Locations {
-    /// Finds the models folder and the runtime library. The runtime: `explicit`, then
-    /// `ORT_DYLIB_PATH`, then `.deps/onnxruntime/` of the project. The models folder:
-    /// `SPOTDIFF_MODELS`, then `models/` of the project. The project is the current
-    /// folder or a folder above the executable (e.g. `target/release/../..`).
-    pub fn discover(explicit_runtime: Option<&Path>) -> Locations {
-        let roots = project_roots();
-        let models_dir = std::env::var_os("SPOTDIFF_MODELS")
-            .map(PathBuf::from)
-            .or_else(|| {
-                roots
-                    .iter()
-                    .map(|r| r.join("models"))
-                    .find(|d| d.join("efficientnet-lite0.json").is_file())
-            })
-            .unwrap_or_else(|| PathBuf::from("models"));
-        let runtime = match explicit_runtime {
-            Some(p) => Some(p.to_path_buf()),
-            None => std::env::var_os("ORT_DYLIB_PATH")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| {
-                    roots
-                        .iter()
-                        .map(|r| r.join(RUNTIME_DIR).join(RUNTIME_FILE))
-                        .find(|p| p.is_file())
-                }),
-        };
-        Locations {
-            models_dir,
-            runtime,
-        }
-    }
-
-    /// The default backbone: ResNet50 when its model file is present, else the offline
-    /// EfficientNet-Lite0; `None` when neither model file exists.
-    pub fn default_model(&self) -> Option<ModelSpec> {
-        ["resnet50", "efficientnet-lite0"].iter().find_map(|name| {
-            let spec = ModelSpec::resolve(name, &self.models_dir).ok()?;
-            spec.model_path().is_file().then_some(spec)
-        })
-    }
-}
-
-fn project_roots() -> Vec<PathBuf> {
-    let mut roots = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        roots.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));
-    }
-    roots
-}
-
+#[cfg(feature = "deep")]
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
     OnceLock::new();
 
 /// Loads the ONNX Runtime library once per process.
+#[cfg(feature = "deep")]
 fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
-    let err = |problem: String| Error::Runtime {
-        path: runtime.to_path_buf(),
-        problem,
-    };
+    let err = |problem: String| Error::runtime(runtime, problem, Hint::InstallRuntime);
     if !runtime.is_file() {
-        return Err(err(format!(
-            "ONNX Runtime library not found; run `{SETUP_COMMAND}` or set ORT_DYLIB_PATH"
-        )));
+        return Err(err("ONNX Runtime library not found".into()));
     }
     let env = ENVIRONMENT.get_or_init(|| {
         let built = std::panic::catch_unwind(|| {
@@ -110,7 +57,7 @@ fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
     });
     env.clone().map_err(|e| {
         err(format!(
-            "cannot load ONNX Runtime ({e}); spotdiff needs 1.31 (`{SETUP_COMMAND}` installs it)"
+            "cannot load ONNX Runtime ({e}); spotdiff needs 1.31"
         ))
     })
 }
@@ -147,11 +94,41 @@ pub struct Outputs {
 
 /// A pretrained CNN backbone: the checked manifest and one ONNX Runtime session,
 /// built once and shared (runs are serialised; the session itself uses every core).
+#[cfg(feature = "deep")]
 pub struct Backbone {
     spec: ModelSpec,
     session: Mutex<Session>,
 }
 
+/// Without the `deep` feature no backbone can exist.
+#[cfg(not(feature = "deep"))]
+#[derive(Debug)]
+pub enum Backbone {}
+
+#[cfg(not(feature = "deep"))]
+impl Backbone {
+    /// Never succeeds: this build has no ONNX Runtime support.
+    pub fn open(spec: ModelSpec, runtime: &Path) -> Result<Backbone> {
+        let _ = runtime;
+        Err(Error::runtime(
+            spec.model_path(),
+            "this build of spotdiff has no deep-feature support (the `deep` feature)",
+            crate::error::Hint::None,
+        ))
+    }
+
+    /// The manifest this backbone was built from.
+    pub fn spec(&self) -> &ModelSpec {
+        match *self {}
+    }
+
+    /// Runs a batch (never called: no backbone exists).
+    pub fn run(&self, _input: Vec<f32>, _n: usize, _h: usize, _w: usize) -> Result<Outputs> {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "deep")]
 impl std::fmt::Debug for Backbone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backbone")
@@ -160,24 +137,24 @@ impl std::fmt::Debug for Backbone {
     }
 }
 
+#[cfg(feature = "deep")]
 impl Backbone {
     /// Loads the model a manifest describes: checks the file and its SHA-256, builds
     /// the session with one thread per core, and checks the input (`[N, 3, H, W]`
     /// float) and that every output the manifest names exists.
     pub fn open(spec: ModelSpec, runtime: &Path) -> Result<Backbone> {
         let path = spec.model_path();
-        let err = |problem: String| Error::Model {
-            path: path.clone(),
-            problem,
-        };
-        let bytes = std::fs::read(&path).map_err(|e| {
-            err(match e.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "model file not found; `{SETUP_COMMAND}` builds efficientnet-lite0, \
-                     `bash scripts/download-model.sh` fetches resnet50"
-                ),
-                _ => format!("cannot read the model: {e}"),
-            })
+        let err = |problem: String| Error::model(&path, problem, Hint::None);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::model(&path, "model file not found", Hint::InstallModel)
+            }
+            _ => Error::Model {
+                path: path.clone(),
+                problem: "cannot read the model".into(),
+                hint: Hint::None,
+                source: Some(e.into()),
+            },
         })?;
         if let Some(want) = &spec.sha256 {
             let have = hex(&Sha256::digest(&bytes));
@@ -200,7 +177,8 @@ impl Backbone {
             .map_err(|e| unusable(&e))?
             .commit_from_memory(&bytes)
             .map_err(|e| unusable(&e))?;
-        check_signature(&session, &spec).map_err(err)?;
+        check_signature(&session, &spec)
+            .map_err(|(problem, hint)| Error::model(&path, problem, hint))?;
         Ok(Backbone {
             spec,
             session: Mutex::new(session),
@@ -215,10 +193,7 @@ impl Backbone {
     /// Runs `n` images (`[n, 3, h, w]`, already normalised) and returns the pooled
     /// embeddings and feature maps, shape-checked against the manifest.
     pub fn run(&self, input: Vec<f32>, n: usize, h: usize, w: usize) -> Result<Outputs> {
-        let err = |problem: String| Error::Model {
-            path: self.spec.model_path(),
-            problem,
-        };
+        let err = |problem: String| Error::model(self.spec.model_path(), problem, Hint::None);
         let tensor = Tensor::from_array(([n, 3, h, w], input))
             .map_err(|e| err(format!("cannot build the input tensor: {}", first_line(&e))))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -285,7 +260,27 @@ impl Backbone {
 }
 
 /// Checks the session's input and outputs against the manifest.
-fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(), String> {
+#[cfg(feature = "deep")]
+fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(), (String, Hint)> {
+    check_input(session, spec).map_err(|p| (p, Hint::None))?;
+    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    for want in std::iter::once(&spec.pooled).chain(spec.features.iter().map(|f| &f.name)) {
+        if !names.contains(&want.as_str()) {
+            return Err((
+                format!(
+                    "the model has no output `{want}` (outputs: {}); models from the ONNX Model \
+                     Zoo need their inner tensors exposed",
+                    names.join(", ")
+                ),
+                Hint::ExposeOutputs,
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "deep")]
+fn check_input(session: &Session, spec: &ModelSpec) -> std::result::Result<(), String> {
     let input = session
         .inputs()
         .iter()
@@ -317,23 +312,15 @@ fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(
         }
         other => return Err(format!("input `{}` is {other}, not a tensor", spec.input)),
     }
-    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-    for want in std::iter::once(&spec.pooled).chain(spec.features.iter().map(|f| &f.name)) {
-        if !names.contains(&want.as_str()) {
-            return Err(format!(
-                "the model has no output `{want}` (outputs: {}); models from the ONNX Model Zoo \
-                 need their inner tensors exposed, which `bash scripts/download-model.sh` does",
-                names.join(", ")
-            ));
-        }
-    }
     Ok(())
 }
 
+#[cfg(feature = "deep")]
 fn first_line(e: &(impl std::fmt::Display + ?Sized)) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
+#[cfg(feature = "deep")]
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,7 +1,7 @@
 //! Backbone manifests (`models/NAME.json`): which ONNX file, its checksum, how to feed
 //! it and which outputs hold the pooled embedding and the feature maps.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -52,10 +52,7 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// Reads and checks a manifest file.
     pub fn read(path: &Path) -> Result<ModelSpec> {
-        let err = |problem: String| Error::Model {
-            path: path.to_path_buf(),
-            problem,
-        };
+        let err = |problem: String| Error::model(path, problem, Hint::None);
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read the model manifest: {e}")))?;
         let mut spec: ModelSpec = serde_json::from_str(&text)
@@ -97,13 +94,14 @@ impl ModelSpec {
             Some("onnx") => {
                 let m = p.with_extension("json");
                 if !m.is_file() {
-                    return Err(Error::Model {
-                        path: p.to_path_buf(),
-                        problem: format!(
+                    return Err(Error::model(
+                        p,
+                        format!(
                             "no manifest {} beside the model (copy one from models/ and set \"file\")",
                             m.display()
                         ),
-                    });
+                        Hint::None,
+                    ));
                 }
                 m
             }
@@ -111,13 +109,14 @@ impl ModelSpec {
         };
         if !manifest.is_file() {
             let known = known_models(models_dir).join(", ");
-            return Err(Error::Model {
-                path: manifest,
-                problem: format!(
+            return Err(Error::model(
+                manifest,
+                format!(
                     "no such model manifest (known models: {})",
                     if known.is_empty() { "none" } else { &known }
                 ),
-            });
+                Hint::None,
+            ));
         }
         let mut spec = ModelSpec::read(&manifest)?;
         if p.extension().and_then(|e| e.to_str()) == Some("onnx") {

@@ -1,22 +1,36 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use spotdiff::deep::{self, Backbone, Selection};
+#[cfg(feature = "deep")]
+use spotdiff::deep::default_model;
+use spotdiff::deep::Backbone;
 use spotdiff::{compare_with, load, ChangeBox, Image, Method, Options, Report, Threshold};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// The default backbone (as `spotdiff compare` picks it), loaded once per test binary.
+#[cfg(feature = "deep")]
 /// The fused default is tested with it, as users run it; a missing backbone or
 /// runtime is a failure, never a skip (`bash scripts/setup-deep.sh` installs both).
 pub fn backbone() -> &'static Backbone {
-    static BACKBONE: OnceLock<Backbone> = OnceLock::new();
-    BACKBONE.get_or_init(|| match deep::select(None, None) {
-        Ok(Selection::Ready(b)) => *b,
-        Ok(Selection::Missing(reason)) => panic!("no backbone: {reason}"),
-        Ok(Selection::Off) => unreachable!(),
-        Err(e) => panic!("{e}"),
+    static BACKBONE: std::sync::OnceLock<Backbone> = std::sync::OnceLock::new();
+    BACKBONE.get_or_init(|| {
+        let spec = default_model(&repo_path("models"))
+            .unwrap_or_else(|| panic!("no backbone model in models/"));
+        Backbone::open(spec, &runtime()).unwrap_or_else(|e| panic!("{}", e.chain()))
     })
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, else the project's `.deps/`.
+pub fn runtime() -> PathBuf {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_path(".deps/onnxruntime/libonnxruntime.so"))
+}
+
+/// A path inside the project.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 /// The shared folder of real image pairs. Missing data is a failure, never a skip.
@@ -42,9 +56,13 @@ pub fn open(path: &Path) -> Image {
     load(path, &Options::default().limits).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Compares with the default backbone for the deep and fused methods.
+/// Compares with the default backbone for the deep and fused methods (without the
+/// `deep` feature: pixel and SSIM evidence only).
 pub fn run_with(a: &Image, b: &Image, options: &Options) -> Report {
+    #[cfg(feature = "deep")]
     let bb = matches!(options.method, Method::Fused | Method::Deep).then(backbone);
+    #[cfg(not(feature = "deep"))]
+    let bb: Option<&Backbone> = None;
     compare_with(a, b, options, bb)
         .unwrap_or_else(|e| panic!("{e}"))
         .report

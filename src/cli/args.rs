@@ -1,0 +1,323 @@
+//! The comparison options, defined once: [`CompareArgs`] is flattened into `compare`,
+//! `batch` and `eval`, [`StyleArgs`] into `compare`, and `serve` reads the same names
+//! from its form through the same parsers ([`FormArgs`]). [`CompareArgs::options`] is
+//! the one conversion into the library's [`Options`].
+
+use clap::{Args, Parser};
+use spotdiff::render::parse_hex_color;
+use spotdiff::{Limits, Method, Options, Rect, SizePolicy, Style, Threshold};
+
+/// What a comparison is told: evidence, thresholds, regions, sizes, limits.
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Evidence that decides what changed: fused (colour + structure + deep features
+    /// when a backbone is installed), pixel (colour difference only), ssim (structure
+    /// only) or deep (CNN features, refined with the colour difference). With `eval`,
+    /// the one method to evaluate. [default: fused]
+    #[arg(short, long, value_parser = parse_method)]
+    pub method: Option<Method>,
+
+    /// Colour-difference threshold in ΔE (CIE76), or `auto` (12; a just-noticeable
+    /// difference is about 2.3, a clearly visible one 10+).
+    #[arg(short, long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
+    pub threshold: Threshold,
+
+    /// SSIM threshold as `1 - SSIM` (0..2), or `auto` (0.5).
+    #[arg(long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
+    pub ssim_threshold: Threshold,
+
+    /// Deep-feature threshold as `2 (1 - cos)` (0..4), or `auto` (0.75).
+    #[arg(long, default_value = "auto", value_parser = parse_threshold)]
+    #[arg(allow_negative_numbers = true)]
+    pub deep_threshold: Threshold,
+
+    /// Smallest change reported, in changed pixels; smaller ones are dropped unless
+    /// they change strongly (3× the threshold).
+    #[arg(long, default_value_t = 12)]
+    pub min_area: u32,
+
+    /// Changes closer than this many pixels are merged into one box.
+    #[arg(long, default_value_t = 12)]
+    pub merge_distance: u32,
+
+    /// A rectangle `x,y,w,h` that never produces boxes (repeatable).
+    #[arg(long = "ignore", value_name = "X,Y,W,H", value_parser = parse_rect)]
+    pub ignore: Vec<Rect>,
+
+    /// When sizes differ: error, resize (B to A's size, same aspect ratio only) or pad
+    /// (both to the larger size; the padding counts as changed).
+    #[arg(long, default_value = "error", value_parser = parse_size_policy)]
+    pub size_policy: SizePolicy,
+
+    /// Refuse images with more pixels than this (checked before decoding).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_pixels: u64,
+}
+
+impl CompareArgs {
+    /// The library's options, validated.
+    pub fn options(&self) -> Result<Options, spotdiff::Error> {
+        let options = Options {
+            method: self.method.unwrap_or_default(),
+            pixel_threshold: self.threshold,
+            ssim_threshold: self.ssim_threshold,
+            deep_threshold: self.deep_threshold,
+            min_area: self.min_area,
+            merge_distance: self.merge_distance,
+            ignore: self.ignore.clone(),
+            size_policy: self.size_policy,
+            limits: Limits {
+                max_pixels: self.max_pixels,
+                ..Limits::default()
+            },
+        };
+        options.validate()?;
+        Ok(options)
+    }
+}
+
+/// How boxes are drawn on the pictures.
+#[derive(Args, Debug, Clone)]
+pub struct StyleArgs {
+    /// Box and fill colour, CSS hex (#rgb or #rrggbb).
+    #[arg(long, default_value = "#ff0044", value_parser = parse_color)]
+    pub color: [u8; 3],
+
+    /// Box line thickness in pixels (drawn outside the box).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub thickness: u32,
+
+    /// Opacity of the fill in the `filled` picture, 0..1.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_opacity)]
+    #[arg(allow_negative_numbers = true)]
+    pub fill_opacity: f32,
+}
+
+impl StyleArgs {
+    pub fn style(&self) -> Style {
+        Style {
+            color: self.color,
+            thickness: self.thickness,
+            fill_opacity: self.fill_opacity,
+        }
+    }
+}
+
+/// The options a web form may carry: the same names as the command line's (with `_`
+/// for `-`), parsed by the same parsers.
+#[derive(Parser, Debug)]
+#[command(no_binary_name = true, disable_help_flag = true)]
+pub struct FormArgs {
+    #[command(flatten)]
+    pub compare: CompareArgs,
+    #[command(flatten)]
+    pub style: StyleArgs,
+}
+
+impl FormArgs {
+    /// The field names a form may send, in the command line's order.
+    pub fn field_names() -> Vec<String> {
+        use clap::CommandFactory;
+        FormArgs::command()
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(|l| l.replace('-', "_"))
+            .collect()
+    }
+
+    /// Parses `(name, value)` fields. Empty values keep the default. An error names
+    /// the field, in one line.
+    pub fn parse(fields: &[(String, String)]) -> Result<FormArgs, String> {
+        let known = FormArgs::field_names();
+        let mut argv = Vec::new();
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+            if !known.contains(name) {
+                return Err(format!("unknown field `{name}`"));
+            }
+            let one = [format!("--{}", name.replace('_', "-")), value.clone()];
+            if let Err(e) = FormArgs::try_parse_from(&one) {
+                return Err(format!("field `{name}`: {}", clap_problem(&e)));
+            }
+            argv.extend(one);
+        }
+        FormArgs::try_parse_from(&argv).map_err(|e| clap_problem(&e))
+    }
+}
+
+/// Clap's message on one line: its first paragraph (no tip, no usage block).
+pub fn clap_problem(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error:").unwrap_or(first);
+    let words: Vec<&str> = first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    words.join(" ")
+}
+
+pub fn parse_method(s: &str) -> Result<Method, String> {
+    Method::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown method `{s}` (use {})", names.join(", "))
+    })
+}
+
+pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Threshold::Auto);
+    }
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Fixed(v)),
+        _ => Err(format!("`{s}` is not `auto` or a positive number")),
+    }
+}
+
+fn parse_rect(s: &str) -> Result<Rect, String> {
+    Rect::parse(s).ok_or_else(|| format!("`{s}` is not a rectangle x,y,w,h with w,h > 0"))
+}
+
+fn parse_size_policy(s: &str) -> Result<SizePolicy, String> {
+    match s {
+        "error" => Ok(SizePolicy::Error),
+        "resize" => Ok(SizePolicy::Resize),
+        "pad" => Ok(SizePolicy::Pad),
+        _ => Err(format!(
+            "unknown size policy `{s}` (use error, resize or pad)"
+        )),
+    }
+}
+
+fn parse_color(s: &str) -> Result<[u8; 3], String> {
+    parse_hex_color(s).ok_or_else(|| format!("`{s}` is not a hex colour like #ff0044 or #f04"))
+}
+
+fn parse_opacity(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn longs(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn compare_longs() -> Vec<String> {
+        #[derive(Parser)]
+        #[command(no_binary_name = true)]
+        struct Only {
+            #[command(flatten)]
+            c: CompareArgs,
+        }
+        longs(&Only::command())
+    }
+
+    /// A value each option accepts (not always its default, so that parsing is seen).
+    fn sample(long: &str) -> &'static str {
+        match long {
+            "method" => "pixel",
+            "threshold" | "ssim-threshold" | "deep-threshold" => "0.5",
+            "ignore" => "1,2,3,4",
+            "size-policy" => "pad",
+            "color" => "#00c8ff",
+            "fill-opacity" => "0.25",
+            _ => "7",
+        }
+    }
+
+    #[test]
+    fn every_compare_option_is_accepted_by_batch_eval_and_the_form() {
+        let all = compare_longs();
+        assert!(all.len() >= 9, "{all:?}");
+        let cli = crate::Cli::command();
+        for sub in ["compare", "batch", "eval"] {
+            let cmd = cli.find_subcommand(sub).expect(sub);
+            let have = longs(cmd);
+            for long in &all {
+                assert!(have.contains(long), "`{sub}` lacks --{long}");
+            }
+        }
+        let form_fields = FormArgs::field_names();
+        for long in all.iter().chain(
+            ["color", "thickness", "fill-opacity"]
+                .map(String::from)
+                .iter(),
+        ) {
+            let name = long.replace('-', "_");
+            assert!(form_fields.contains(&name), "the form lacks `{name}`");
+            let parsed = FormArgs::parse(&[(name.clone(), sample(long).to_string())]);
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn form_values_reach_the_options_as_on_the_command_line() {
+        let fields = [
+            ("method", "pixel"),
+            ("threshold", "5.5"),
+            ("deep_threshold", "1.5"),
+            ("ignore", "1,2,3,4"),
+            ("ignore", "5,6,7,8"),
+            ("min_area", ""),
+            ("color", "#00c8ff"),
+        ]
+        .map(|(n, v)| (n.to_string(), v.to_string()));
+        let form = FormArgs::parse(&fields).unwrap();
+        let o = form.compare.options().unwrap();
+        assert_eq!(o.method, Method::Pixel);
+        assert_eq!(o.pixel_threshold, Threshold::Fixed(5.5));
+        assert_eq!(o.deep_threshold, Threshold::Fixed(1.5));
+        assert_eq!(o.ignore.len(), 2);
+        assert_eq!(o.min_area, Options::default().min_area);
+        assert_eq!(form.style.style().color, [0, 0xc8, 0xff]);
+        let cli = crate::Cli::try_parse_from([
+            "spotdiff",
+            "compare",
+            "a.png",
+            "b.png",
+            "-m",
+            "pixel",
+            "-t",
+            "5.5",
+            "--deep-threshold",
+            "1.5",
+            "--ignore",
+            "1,2,3,4",
+            "--ignore",
+            "5,6,7,8",
+        ])
+        .unwrap();
+        let crate::Command::Compare(c) = cli.command else {
+            panic!("not compare")
+        };
+        assert_eq!(c.compare.options().unwrap(), o);
+    }
+
+    #[test]
+    fn form_errors_name_the_field() {
+        for (name, value) in [
+            ("method", "magic"),
+            ("threshold", "lots"),
+            ("min_area", "-3"),
+            ("thickness", "0"),
+            ("fill_opacity", "2"),
+            ("colour", "#fff"),
+        ] {
+            let e = FormArgs::parse(&[(name.to_string(), value.to_string())]).unwrap_err();
+            assert!(e.contains(name), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+}
