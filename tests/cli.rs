@@ -1057,7 +1057,7 @@ fn fused_without_a_backbone_says_so_in_one_line_and_still_compares() {
     assert_eq!(lines.len(), 1, "{}", r.stderr);
     assert!(
         lines[0].starts_with("spotdiff: note: no backbone model")
-            && lines[0].contains("scripts/setup-deep.sh")
+            && lines[0].contains("scripts/setup/setup-deep.sh")
             && lines[0].contains("pixel + SSIM"),
         "{}",
         lines[0]
@@ -1083,7 +1083,7 @@ fn deep_method_without_a_backbone_is_an_error() {
     let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let r = run_env(&args, &[("SPOTDIFF_MODELS", empty.path().as_os_str())]);
     assert_eq!(r.code, 2);
-    assert_error(&r, "scripts/setup-deep.sh");
+    assert_error(&r, "scripts/setup/setup-deep.sh");
 }
 
 #[test]

@@ -12,10 +12,10 @@ use std::sync::{Mutex, OnceLock};
 
 /// File name of the ONNX Runtime library the set-up script installs.
 pub const RUNTIME_FILE: &str = "libonnxruntime.so";
-/// Folder, under the project root, where `scripts/setup-deep.sh` puts it.
+/// Folder, under the project root, where `scripts/setup/setup-deep.sh` puts it.
 pub const RUNTIME_DIR: &str = ".deps/onnxruntime";
 /// The command that installs the runtime and the offline backbone.
-pub const SETUP_COMMAND: &str = "bash scripts/setup-deep.sh";
+pub const SETUP_COMMAND: &str = "bash scripts/setup/setup-deep.sh";
 
 /// Where models and the runtime are looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +174,7 @@ impl Backbone {
             err(match e.kind() {
                 std::io::ErrorKind::NotFound => format!(
                     "model file not found; `{SETUP_COMMAND}` builds efficientnet-lite0, \
-                     `bash scripts/download-model.sh` fetches resnet50"
+                     `bash scripts/models/download-model.sh` fetches resnet50"
                 ),
                 _ => format!("cannot read the model: {e}"),
             })
@@ -322,7 +322,7 @@ fn check_signature(session: &Session, spec: &ModelSpec) -> std::result::Result<(
         if !names.contains(&want.as_str()) {
             return Err(format!(
                 "the model has no output `{want}` (outputs: {}); models from the ONNX Model Zoo \
-                 need their inner tensors exposed, which `bash scripts/download-model.sh` does",
+                 need their inner tensors exposed, which `bash scripts/models/download-model.sh` does",
                 names.join(", ")
             ));
         }

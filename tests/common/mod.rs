@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 /// The default backbone (as `spotdiff compare` picks it), loaded once per test binary.
 /// The fused default is tested with it, as users run it; a missing backbone or
-/// runtime is a failure, never a skip (`bash scripts/setup-deep.sh` installs both).
+/// runtime is a failure, never a skip (`bash scripts/setup/setup-deep.sh` installs both).
 pub fn backbone() -> &'static Backbone {
     static BACKBONE: OnceLock<Backbone> = OnceLock::new();
     BACKBONE.get_or_init(|| match deep::select(None, None) {
