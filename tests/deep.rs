@@ -9,10 +9,6 @@ use spotdiff::deep::{self, classify, deep_map, Backbone, Locations, ModelSpec};
 use spotdiff::{compare_with, BoxKind, Error, Image, Method, Options};
 use std::path::{Path, PathBuf};
 
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 fn runtime() -> PathBuf {
     Locations::discover(None)
         .runtime

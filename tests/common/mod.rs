@@ -1,10 +1,22 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use image::{EncodableLayout, ImageBuffer, ImageFormat, PixelWithColorType};
 use spotdiff::deep::{self, Backbone, Selection};
 use spotdiff::{compare_with, load, ChangeBox, Image, Method, Options, Report, Threshold};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+/// A path inside the crate.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// [`repo`] as a string, for command-line arguments.
+pub fn repo_str(rel: &str) -> String {
+    repo(rel).display().to_string()
+}
 
 /// The default backbone (as `spotdiff compare` picks it), loaded once per test binary.
 /// The fused default is tested with it, as users run it; a missing backbone or
@@ -23,7 +35,7 @@ pub fn backbone() -> &'static Backbone {
 pub fn realpairs() -> PathBuf {
     let dir = std::env::var_os("SPOTDIFF_REALPAIRS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realpairs"));
+        .unwrap_or_else(|| repo("../shared/realpairs"));
     assert!(
         dir.join("SOURCES.md").is_file(),
         "real pairs not found at {} (set SPOTDIFF_REALPAIRS)",
@@ -33,9 +45,7 @@ pub fn realpairs() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    repo("tests/fixtures").join(name)
 }
 
 pub fn open(path: &Path) -> Image {
@@ -135,4 +145,31 @@ pub fn truth_boxes(entry: &serde_json::Value) -> Vec<[u32; 4]> {
             xywh(n[0], n[1], n[2], n[3])
         })
         .collect()
+}
+
+/// The image encoded as PNG.
+pub fn png_bytes<P>(img: &ImageBuffer<P, Vec<P::Subpixel>>) -> Vec<u8>
+where
+    P: PixelWithColorType,
+    [P::Subpixel]: EncodableLayout,
+{
+    let mut buf = Cursor::new(Vec::new());
+    img.write_to(&mut buf, ImageFormat::Png).unwrap();
+    buf.into_inner()
+}
+
+/// CRC-32 (PNG's), for hand-made chunks.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffff_u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
