@@ -1,6 +1,6 @@
 //! Load test for `spotdiff serve`: N comparisons from C concurrent clients on loopback.
 //! Bounded in count and time; stops by itself. Prints the status counts and latencies;
-//! exits 1 on any 5xx, transport error or wrong answer. `scripts/loadtest.sh` starts
+//! exits 1 on any 5xx, transport error or wrong answer. `scripts/bench/loadtest.sh` starts
 //! the server, runs this and records the server's peak memory.
 //!
 //! cargo run --release --example loadtest -- --url http://127.0.0.1:8080 \

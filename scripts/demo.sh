@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== setting up the deep-feature backbone (ONNX Runtime + EfficientNet-Lite0)"
-bash scripts/setup-deep.sh
+bash scripts/setup/setup-deep.sh
 echo "== building spotdiff (release)"
 cargo build --release --quiet
 echo "== comparing examples/before.png with examples/after.png"

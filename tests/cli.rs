@@ -3,10 +3,12 @@
 //! crate (written into a temporary folder), the committed pairs in `tests/fixtures`
 //! and the demo pair in `examples/`.
 
-use image::{DynamicImage, GenericImageView, ImageFormat, Rgba, RgbaImage};
+mod common;
+
+use common::{crc32, png_bytes, repo};
+use image::{DynamicImage, GenericImageView, Rgba, RgbaImage};
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use tempfile::TempDir;
@@ -69,11 +71,6 @@ fn compare_json(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value) {
     );
     let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
     (r.code, v)
-}
-
-/// A path inside the crate.
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 fn tmp() -> TempDir {
@@ -182,29 +179,6 @@ fn save(img: &RgbaImage, path: &Path) {
         DynamicImage::ImageRgba8(img.clone())
     };
     dynamic.save(path).expect("save test image");
-}
-
-fn png_bytes(img: &RgbaImage) -> Vec<u8> {
-    let mut buf = Cursor::new(Vec::new());
-    DynamicImage::ImageRgba8(img.clone())
-        .write_to(&mut buf, ImageFormat::Png)
-        .unwrap();
-    buf.into_inner()
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffff_u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// One PNG chunk with a correct CRC.
@@ -1057,7 +1031,7 @@ fn fused_without_a_backbone_says_so_in_one_line_and_still_compares() {
     assert_eq!(lines.len(), 1, "{}", r.stderr);
     assert!(
         lines[0].starts_with("spotdiff: note: no backbone model")
-            && lines[0].contains("scripts/setup-deep.sh")
+            && lines[0].contains("scripts/setup/setup-deep.sh")
             && lines[0].contains("pixel + SSIM"),
         "{}",
         lines[0]
@@ -1083,7 +1057,7 @@ fn deep_method_without_a_backbone_is_an_error() {
     let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let r = run_env(&args, &[("SPOTDIFF_MODELS", empty.path().as_os_str())]);
     assert_eq!(r.code, 2);
-    assert_error(&r, "scripts/setup-deep.sh");
+    assert_error(&r, "scripts/setup/setup-deep.sh");
 }
 
 #[test]

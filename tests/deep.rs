@@ -1,17 +1,13 @@
 //! Deep features: the backbone is real and pretrained, any input size works, identical
 //! inputs score 1, the fused default finds at least what pixel + SSIM find, the
 //! ResNet50 path works on a topology fixture, and bad models are refused cleanly.
-//! A missing backbone or runtime fails these tests (`bash scripts/setup-deep.sh`).
+//! A missing backbone or runtime fails these tests (`bash scripts/setup/setup-deep.sh`).
 
 mod common;
 use common::*;
 use spotdiff::deep::{classify, deep_map, Backbone, ModelSpec};
 use spotdiff::{compare_with, BoxKind, Error, ErrorKind, Image, Method, Options};
 use std::path::{Path, PathBuf};
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
 
 fn argmax(v: &[f32]) -> usize {
     (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap()
@@ -186,12 +182,12 @@ fn fused_with_deep_finds_everything_pixel_and_ssim_find() {
 }
 
 /// A manifest for the ResNet50 topology fixture (random weights, Model Zoo names),
-/// which `scripts/make-resnet50-fixture.py` builds into .deps/fixtures.
+/// which `scripts/models/make-resnet50-fixture.py` builds into .deps/fixtures.
 fn resnet50_fixture(dir: &Path) -> ModelSpec {
     let model = repo(".deps/fixtures/resnet50-random.onnx");
     assert!(
         model.is_file(),
-        "{} missing: run `.deps/venv/bin/python scripts/make-resnet50-fixture.py`",
+        "{} missing: run `.deps/venv/bin/python scripts/models/make-resnet50-fixture.py`",
         model.display()
     );
     let mut json: serde_json::Value =

@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
 
 struct Run {
@@ -23,13 +22,6 @@ fn spotdiff(args: &[&str]) -> Run {
         stdout: String::from_utf8(out.stdout).expect("utf-8"),
         stderr: String::from_utf8(out.stderr).expect("utf-8"),
     }
-}
-
-fn repo(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
 }
 
 /// Runs `spotdiff eval ARGS --json FILE` and returns the JSON.
@@ -66,11 +58,11 @@ fn eval_scores_known_predictions_exactly() {
     // pair and one on a change-free pair: 7 predicted boxes; on the three move pairs it
     // predicts nothing.
     let v = eval_json(&[
-        &repo("tests/fixtures/truth.json"),
+        &repo_str("tests/fixtures/truth.json"),
         "--methods",
         "pixel",
         "--external",
-        &format!("known={}", repo("tests/data/eval-predictions.jsonl")),
+        &format!("known={}", repo_str("tests/data/eval-predictions.jsonl")),
     ]);
     let k = method(&v, "known");
     let t = &k["tally"];
@@ -106,7 +98,7 @@ fn eval_scores_known_predictions_exactly() {
 
 #[test]
 fn eval_runs_every_method_on_the_fixtures() {
-    let v = eval_json(&[&repo("tests/fixtures/truth.json"), "--by-tag"]);
+    let v = eval_json(&[&repo_str("tests/fixtures/truth.json"), "--by-tag"]);
     let names: Vec<&str> = v["methods"]
         .as_array()
         .unwrap()
@@ -137,7 +129,7 @@ fn eval_runs_every_method_on_the_fixtures() {
 fn eval_on_real_pairs_finds_the_upstream_changes() {
     let root = realpairs().display().to_string();
     let v = eval_json(&[
-        &repo("tests/data/eval-realpairs-mini.json"),
+        &repo_str("tests/data/eval-realpairs-mini.json"),
         "--methods",
         "fused",
         "--root",
@@ -251,7 +243,7 @@ fn batch_reads_a_manifest() {
     let r = spotdiff(&[
         "batch",
         "--manifest",
-        &repo("tests/fixtures/truth.json"),
+        &repo_str("tests/fixtures/truth.json"),
         "--method",
         "pixel",
     ]);
@@ -292,11 +284,11 @@ fn rank_orders_real_edits_by_severity_and_unrelated_last() {
     }
     let one_path = dir.path().join("one-edit.png");
     one.save(&one_path).unwrap();
-    let four = repo("examples/after.png");
+    let four = repo_str("examples/after.png");
     let unrelated = fixture("erasure-photo-a.png").display().to_string();
     let r = spotdiff(&[
         "rank",
-        &repo("examples/before.png"),
+        &repo_str("examples/before.png"),
         &unrelated,
         &four,
         one_path.to_str().unwrap(),
@@ -325,7 +317,7 @@ fn rank_orders_real_edits_by_severity_and_unrelated_last() {
     // The same order by the structural score alone, in text form.
     let r = spotdiff(&[
         "rank",
-        &repo("examples/before.png"),
+        &repo_str("examples/before.png"),
         &unrelated,
         &four,
         one_path.to_str().unwrap(),
@@ -345,8 +337,8 @@ fn rank_orders_real_edits_by_severity_and_unrelated_last() {
 fn rank_with_an_unreadable_candidate_fails_in_one_line() {
     let r = spotdiff(&[
         "rank",
-        &repo("examples/before.png"),
-        &repo("examples/after.png"),
+        &repo_str("examples/before.png"),
+        &repo_str("examples/after.png"),
         "/nonexistent.png",
     ]);
     assert_eq!(r.code, 2);

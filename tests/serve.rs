@@ -3,15 +3,18 @@
 //! `--json`, pictures, hostile and oversized uploads (always a 4xx with a JSON error,
 //! never a 5xx or a crash), the busy answer, the time limit and a clean Ctrl-C.
 
+mod common;
+
 #[path = "support/multipart.rs"]
 mod multipart;
 
 use base64::Engine as _;
+use common::{crc32, png_bytes, repo};
 use image::{GenericImageView, Rgb, RgbImage};
 use multipart::Form;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Cursor};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 
@@ -140,10 +143,6 @@ impl Reply {
     }
 }
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(repo(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -203,13 +202,6 @@ fn png_from_data_url(url: &str) -> image::DynamicImage {
         .decode(b64)
         .expect("base64");
     image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).expect("PNG")
-}
-
-fn png_bytes(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
 }
 
 fn assert_error(reply: &Reply, status: u16, needle: &str) {
@@ -447,22 +439,6 @@ fn picture_endpoint_answers_a_png_equal_to_the_json_one() {
 // ---------------------------------------------------------------------------------
 // Bad input
 // ---------------------------------------------------------------------------------
-
-/// CRC-32 (PNG's), for hand-made chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xffff_ffffu32;
-    for &b in bytes {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
 
 /// A PNG whose header claims `w × h` pixels, with a few bytes of pixel data.
 fn png_header_only(w: u32, h: u32) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! Global SSIM against scikit-image's `structural_similarity(a, b,
 //! gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)` on
 //! the same 8-bit grayscale input. The values were computed with scikit-image by
-//! `scripts/ssim_reference.py` and written down in `tests/data/ssim_reference.json`.
+//! `scripts/data/ssim-reference.py` and written down in `tests/data/ssim_reference.json`.
 
 mod common;
 use common::*;

@@ -7,9 +7,9 @@ use spotdiff::{Error, Hint};
 use std::path::{Path, PathBuf};
 
 /// The command that installs the runtime and the offline backbone.
-pub const SETUP_COMMAND: &str = "bash scripts/setup-deep.sh";
+pub const SETUP_COMMAND: &str = "bash scripts/setup/setup-deep.sh";
 /// The command that fetches the reference ResNet50.
-pub const DOWNLOAD_COMMAND: &str = "bash scripts/download-model.sh";
+pub const DOWNLOAD_COMMAND: &str = "bash scripts/models/download-model.sh";
 /// File name of the ONNX Runtime library the set-up script installs.
 pub const RUNTIME_FILE: &str = "libonnxruntime.so";
 /// Folder, under the project root, where the set-up script puts it.

@@ -47,7 +47,7 @@ Metrics:
 External predictions (--external NAME=FILE): JSON Lines, one record per pair:
   {\"name\": \"p1\", \"boxes\": [[x, y, w, h], ...], \"ms\": 12.5,
    \"map\": \"optional 8-bit heatmap.png\", \"sweep\": [{\"param\": 0.3, \"boxes\": [...]}]}
-  scripts/classic_eval.py writes them for the classic SSIM recipe.
+  scripts/eval/classic-eval.py writes them for the classic SSIM recipe.
 
 Exit codes: 0 evaluation done (whatever the numbers), 2 error (unreadable manifest,
 unknown method, bad external file). Pairs that fail to load count as errors in the table.
@@ -55,7 +55,7 @@ unknown method, bad external file). Pairs that fail to load count as errors in t
 Examples:
   spotdiff eval out/evalset/manifest.json --sweep --json out/eval/generated.json
   spotdiff eval eval/realpairs.json --methods fused,pixel
-  bash scripts/eval.sh        (generate the set, run the classic recipe, EVALUATION.md)";
+  bash scripts/eval/eval.sh        (generate the set, run the classic recipe, EVALUATION.md)";
 
 #[derive(Args)]
 pub struct EvalArgs {

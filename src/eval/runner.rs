@@ -126,7 +126,7 @@ fn pixel_auroc(cmp: &crate::Comparison, spec: &PairSpec, options: &Options) -> R
 }
 
 /// Reads external predictions (JSON Lines, one `{"name", "boxes", "ms"}` per pair, as
-/// `scripts/classic_eval.py` writes them), keyed by pair name. Optional per record:
+/// `scripts/eval/classic-eval.py` writes them), keyed by pair name. Optional per record:
 /// `"map"` (path of an 8-bit image, brighter = more changed, for the pixel AUROC) and
 /// `"sweep"` (a list of `{"param", "boxes"}` for a precision/recall curve).
 pub fn load_predictions(path: &Path) -> Result<std::collections::HashMap<String, External>> {

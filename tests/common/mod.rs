@@ -1,20 +1,32 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use image::{EncodableLayout, ImageBuffer, ImageFormat, PixelWithColorType};
 #[cfg(feature = "deep")]
 use spotdiff::deep::default_model;
 use spotdiff::deep::Backbone;
 use spotdiff::{compare_with, load, ChangeBox, Image, Method, Options, Report, Threshold};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+/// A path inside the crate.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// [`repo`] as a string, for command-line arguments.
+pub fn repo_str(rel: &str) -> String {
+    repo(rel).display().to_string()
+}
+
 /// The default backbone (as `spotdiff compare` picks it), loaded once per test binary.
-#[cfg(feature = "deep")]
 /// The fused default is tested with it, as users run it; a missing backbone or
-/// runtime is a failure, never a skip (`bash scripts/setup-deep.sh` installs both).
+/// runtime is a failure, never a skip (`bash scripts/setup/setup-deep.sh` installs both).
+#[cfg(feature = "deep")]
 pub fn backbone() -> &'static Backbone {
     static BACKBONE: std::sync::OnceLock<Backbone> = std::sync::OnceLock::new();
     BACKBONE.get_or_init(|| {
-        let spec = default_model(&repo_path("models"))
+        let spec = default_model(&repo("models"))
             .unwrap_or_else(|| panic!("no backbone model in models/"));
         Backbone::open(spec, &runtime()).unwrap_or_else(|e| panic!("{}", e.chain()))
     })
@@ -25,19 +37,14 @@ pub fn runtime() -> PathBuf {
     std::env::var_os("ORT_DYLIB_PATH")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_path(".deps/onnxruntime/libonnxruntime.so"))
-}
-
-/// A path inside the project.
-pub fn repo_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+        .unwrap_or_else(|| repo(".deps/onnxruntime/libonnxruntime.so"))
 }
 
 /// The shared folder of real image pairs. Missing data is a failure, never a skip.
 pub fn realpairs() -> PathBuf {
     let dir = std::env::var_os("SPOTDIFF_REALPAIRS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realpairs"));
+        .unwrap_or_else(|| repo("../shared/realpairs"));
     assert!(
         dir.join("SOURCES.md").is_file(),
         "real pairs not found at {} (set SPOTDIFF_REALPAIRS)",
@@ -47,9 +54,7 @@ pub fn realpairs() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    repo("tests/fixtures").join(name)
 }
 
 pub fn open(path: &Path) -> Image {
@@ -153,4 +158,31 @@ pub fn truth_boxes(entry: &serde_json::Value) -> Vec<[u32; 4]> {
             xywh(n[0], n[1], n[2], n[3])
         })
         .collect()
+}
+
+/// The image encoded as PNG.
+pub fn png_bytes<P>(img: &ImageBuffer<P, Vec<P::Subpixel>>) -> Vec<u8>
+where
+    P: PixelWithColorType,
+    [P::Subpixel]: EncodableLayout,
+{
+    let mut buf = Cursor::new(Vec::new());
+    img.write_to(&mut buf, ImageFormat::Png).unwrap();
+    buf.into_inner()
+}
+
+/// CRC-32 (PNG's), for hand-made chunks.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffff_u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

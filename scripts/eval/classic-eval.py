@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Run the classic SSIM recipe (scripts/classic_recipe.py, unchanged steps) over a spotdiff
+"""Run the classic SSIM recipe (scripts/eval/classic-recipe.py, unchanged steps) over a spotdiff
 manifest and write its predictions as JSON Lines for `spotdiff eval --external`.
 
-Usage: .deps/eval-venv/bin/python scripts/classic_eval.py MANIFEST OUT.jsonl [MAPDIR]
+Usage: .deps/eval-venv/bin/python scripts/eval/classic-eval.py MANIFEST OUT.jsonl [MAPDIR]
 
 Per pair: {"name", "boxes": [[x, y, w, h]], "ms", "map", "sweep"}, where
   boxes  the recipe as published (Otsu threshold on the SSIM map)
@@ -15,14 +15,26 @@ Pairs that fail are written with "error". Exit 0, or 2 when the manifest is unre
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic_recipe import boxes_of, classic_map  # noqa: E402
+
+def _load_recipe():
+    """classic-recipe.py beside this file (its kebab-case name is not importable by name)."""
+    spec = importlib.util.spec_from_file_location(
+        "classic_recipe", Path(__file__).resolve().parent / "classic-recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_recipe = _load_recipe()
+boxes_of, classic_map = _recipe.boxes_of, _recipe.classic_map
 
 SWEEP = [40, 70, 100, 130, 160, 190, 220]
 
@@ -69,7 +81,7 @@ def main() -> int:
     try:
         jobs = [(*j, mapdir) for j in load(manifest)]
     except (OSError, ValueError, KeyError) as e:
-        print(f"classic_eval: {manifest}: {e}", file=sys.stderr)
+        print(f"classic-eval: {manifest}: {e}", file=sys.stderr)
         return 2
     if mapdir:
         Path(mapdir).mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
 Convolutions and matrix products only (2 per multiply-add); element-wise operations,
 pooling and activations add a few percent and are left out, so achieved GFLOP/s
 figures based on this count are slightly conservative.
-usage: count_flops.py MODEL.onnx INPUT_NAME N H W   -> prints the GFLOP count
+usage: count-flops.py MODEL.onnx INPUT_NAME N H W   -> prints the GFLOP count
 """
 import sys
 

@@ -7,14 +7,14 @@ truth is only a verdict (Playwright should-match / should-fail, CLEVR-Change) ha
 `boxes`. DeepPCB pairs use the loose match rule (DeepPCB's own: IoU >= 0.33, or half
 the predicted box inside the loosely drawn defect box). CLEVR-Change distractors (camera or lighting change only) expect "same".
 
-Usage: python3 scripts/make-realpairs-manifest.py [REALPAIRS_DIR]   (standard library only)
+Usage: python3 scripts/eval/make-realpairs-manifest.py [REALPAIRS_DIR]   (standard library only)
 """
 import json
 import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RP = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "realpairs"
 
 
@@ -107,7 +107,7 @@ for line in (RP / "deeppcb/PCBData_test.txt").read_text().split("\n"):
 manifest = {
     "name": "realpairs",
     "root": "../../shared/realpairs",
-    "note": "made by scripts/make-realpairs-manifest.py; truth from ../shared/realpairs/SOURCES.md",
+    "note": "made by scripts/eval/make-realpairs-manifest.py; truth from ../shared/realpairs/SOURCES.md",
     "pairs": pairs,
 }
 text = json.dumps(manifest, indent=1)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Fetch a reference backbone that needs internet access (default: resnet50).
 #   resnet50: ONNX Model Zoo resnet50-v1-7.onnx, SHA-256 checked against "source_sha256"
-#   in models/resnet50.json, then scripts/expose-outputs.py exposes the layer2/layer3/
+#   in models/resnet50.json, then scripts/models/expose-outputs.py exposes the layer2/layer3/
 #   pooled tensors and makes N, H, W symbolic -> models/resnet50.onnx
 # Idempotent: a verified download is kept in .deps/downloads/ and an existing model with
 # the exposed outputs is left alone. Without a connection it fails with one line that
-# points to the offline backbone (scripts/setup-deep.sh builds efficientnet-lite0).
+# points to the offline backbone (scripts/setup/setup-deep.sh builds efficientnet-lite0).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 PY=.deps/venv/bin/python
 CACHE=.deps/downloads
@@ -30,7 +30,7 @@ esac
 manifest=models/$name.json
 model=models/$name.onnx
 [ -f "$manifest" ] || fail "$manifest is missing"
-"$PY" -c '' 2>/dev/null || fail "no Python venv at .deps/venv; run scripts/setup-deep.sh first"
+"$PY" -c '' 2>/dev/null || fail "no Python venv at .deps/venv; run scripts/setup/setup-deep.sh first"
 want=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["source_sha256"])' "$manifest")
 
 # Already done? The model exists and exposes every tensor the manifest names.
@@ -59,11 +59,11 @@ if [ ! -f "$raw" ] || [ "$(sha "$raw")" != "$want" ]; then
     done
     if [ -z "$ok" ]; then
         rm -f "$raw.part"
-        fail "could not download $upstream with SHA-256 $want (offline?); the offline backbone is EfficientNet-Lite0: run scripts/setup-deep.sh to build models/efficientnet-lite0.onnx"
+        fail "could not download $upstream with SHA-256 $want (offline?); the offline backbone is EfficientNet-Lite0: run scripts/setup/setup-deep.sh to build models/efficientnet-lite0.onnx"
     fi
     mv -f "$raw.part" "$raw"
 fi
 
 step "exposing feature tensors -> $model"
-"$PY" scripts/expose-outputs.py "$raw" "$model" --manifest "$manifest" \
+"$PY" scripts/models/expose-outputs.py "$raw" "$model" --manifest "$manifest" \
     || fail "expose-outputs.py failed on $raw"

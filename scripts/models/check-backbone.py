@@ -16,7 +16,7 @@ IMAGE: an 8-bit PNG or binary PPM (decoded here; no imaging packages needed).
 chelsea.png (a cat) ships in the scikit-image wheel:
   pip download --no-deps --only-binary=:all: scikit-image==0.26.0 -d /tmp/ski
   unzip -j -o /tmp/ski/scikit_image-*.whl skimage/data/chelsea.png -d /tmp/ski
-  .deps/venv/bin/python scripts/check-backbone.py models/efficientnet-lite0.json \
+  .deps/venv/bin/python scripts/models/check-backbone.py models/efficientnet-lite0.json \
       /tmp/ski/chelsea.png --expect-top1 281-285
 """
 

@@ -5,7 +5,7 @@ each, committed in tests/fixtures/models/):
   rank3-input.onnx  input `input` [N, H, W]: no channel axis
 Both pass their input through to outputs named like efficientnet-lite0's, so only the
 input check can reject them.
-usage: .deps/venv/bin/python scripts/make-bad-models.py
+usage: .deps/venv/bin/python scripts/models/make-bad-models.py
 """
 
 import os
@@ -13,7 +13,7 @@ import os
 import onnx
 from onnx import TensorProto, helper
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "tests", "fixtures", "models")
 
 

@@ -2,14 +2,14 @@
 # Throughput of `spotdiff batch` (pairs per second) at 512x512 and 1920x1080, beside a
 # shell loop of one `spotdiff compare` process per pair. Prints a Markdown table.
 #
-#   bash scripts/bench-batch.sh          (needs .deps/eval-venv: bash scripts/setup-eval.sh)
+#   bash scripts/bench/bench-batch.sh          (needs .deps/eval-venv: bash scripts/setup/setup-eval.sh)
 #
 # Pairs: N copies of one photo pair per size (astronaut / coffee from scikit-image, three
 # drawn edits), in bench-data/batch (git-ignored). Two cases: `sparse` (B is A plus the
 # edits: most tiles are equal and skipped) and `jpeg` (B also re-encoded at JPEG q90, so
 # every tile differs: the expensive case; one run, as it is slow). Median of RUNS runs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 N=${N:-24}
 RUNS=${RUNS:-3}
 BIN=target/release/spotdiff

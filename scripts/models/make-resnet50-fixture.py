@@ -4,7 +4,7 @@
 Same layout as the zoo file (opset 7, IR version 3 with the weights also listed as graph
 inputs, input `data`, output `resnetv17_dense0_fwd`, Gluon tensor names, unfolded batch
 norm, bottleneck blocks [3,4,6,3] with the stride on the first 1x1 convolution), then run
-through expose-outputs.py exactly as scripts/download-model.sh does with the real model, so
+through expose-outputs.py exactly as scripts/models/download-model.sh does with the real model, so
 the feature tensors of models/resnet50.json are outputs and N, H, W are symbolic:
   resnetv17_stage2_activation3 [N,512,H/8,W/8]
   resnetv17_stage3_activation5 [N,1024,H/16,W/16]
@@ -26,7 +26,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 MANIFEST = os.path.join(ROOT, "models", "resnet50.json")
 SEED = 20240607
 LAYERS = [3, 4, 6, 3]
@@ -35,7 +36,7 @@ WIDTHS = [256, 512, 1024, 2048]
 
 def _expose_module():
     spec = importlib.util.spec_from_file_location(
-        "expose_outputs", os.path.join(ROOT, "scripts", "expose-outputs.py"))
+        "expose_outputs", os.path.join(HERE, "expose-outputs.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -135,7 +136,7 @@ def build_zoo_like(seed=SEED):
         [helper.make_tensor_value_info("resnetv17_dense0_fwd", f32, [1, 1000])],
         initializer=b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)],
-                              producer_name="spotdiff scripts/make-resnet50-fixture.py")
+                              producer_name="spotdiff scripts/models/make-resnet50-fixture.py")
     model.ir_version = 3
     return model
 

@@ -8,7 +8,7 @@ Writes (default OUT = out/evalset, git-ignored; nothing here is committed):
   OUT/masks/NAME.png       truth mask (white = pixel changed by an edit), edited pairs only
   OUT/rank/...             graded edits of one photo plus unrelated photos, for `rank`
 
-Run:  bash scripts/setup-eval.sh && .deps/eval-venv/bin/python scripts/make-evalset.py [OUT]
+Run:  bash scripts/setup/setup-eval.sh && .deps/eval-venv/bin/python scripts/eval/make-evalset.py [OUT]
 
 Photos: the colour sample photos inside the scikit-image 0.26.0 wheel (astronaut, chelsea,
 coffee, rocket, hubble_deep_field, ihc, motorcycle_left, retina; public domain / CC0, see
@@ -30,7 +30,7 @@ Nuisances (applied to the whole of B after the edits; must not produce boxes):
 Change-free pairs: B = A with one nuisance, or B identical to A.
 
 Deterministic: numpy.random.default_rng(SEED) only; same pinned packages
-(scripts/requirements-eval.txt) give the same files.
+(scripts/eval/requirements.txt) give the same files.
 """
 from __future__ import annotations
 
@@ -359,7 +359,7 @@ def main() -> int:
     manifest = {
         "schema": 1,
         "name": "generated",
-        "note": "made by scripts/make-evalset.py (seed %d); boxes are [x, y, w, h]" % SEED,
+        "note": "made by scripts/eval/make-evalset.py (seed %d); boxes are [x, y, w, h]" % SEED,
         "pairs": pairs,
         "rankings": rankings,
     }

@@ -14,7 +14,7 @@ formula is the identity when R = G = B, since the weights add up to 65536).
 
 Usage (from the repository root, with the bench venv):
 
-    .deps/bench/venv/bin/python scripts/ssim_reference.py \
+    .deps/bench/venv/bin/python scripts/data/ssim-reference.py \
         [--realpairs ../shared/realpairs] [--out tests/data/ssim_reference.json]
 
 Set up the venv with:  python3 -m venv .deps/bench/venv &&
@@ -33,7 +33,7 @@ import skimage
 from PIL import Image, features
 from skimage.metrics import structural_similarity
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Same-size pairs of varied content, relative to the realpairs folder.
 # At most two JPEG pairs: their pixels depend on the JPEG decoder.
@@ -146,7 +146,7 @@ def main() -> int:
               f"gauss={entry['ssim_gaussian']:.6f} unif7={entry['ssim_uniform7']:.6f}")
 
     doc = {
-        "generated_by": "scripts/ssim_reference.py",
+        "generated_by": "scripts/data/ssim-reference.py",
         "skimage_version": skimage.__version__,
         "numpy_version": np.__version__,
         "pillow_version": Image.__version__,

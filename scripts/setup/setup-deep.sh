@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Set up the deep-feature backbone; idempotent and silent when nothing is left to do.
-#   1. Python venv at .deps/venv with the pinned packages of scripts/requirements-deep.txt
+#   1. Python venv at .deps/venv with the pinned packages of scripts/setup/requirements-deep.txt
 #   2. ONNX Runtime shared library for the `ort` crate (load-dynamic):
 #      .deps/onnxruntime/libonnxruntime.so -> libonnxruntime.so.1.31.1
 #   3. models/efficientnet-lite0.onnx, rebuilt when missing or when its SHA-256 differs
 #      from models/efficientnet-lite0.json
 # Prints one line per step it performs; on failure one line on stderr and exit status 1.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 VENV=.deps/venv
 PY=$VENV/bin/python
-REQS=scripts/requirements-deep.txt
+REQS=scripts/setup/requirements-deep.txt
 ORT_VERSION=1.31.1
 ORT_DIR=.deps/onnxruntime
 ORT_LIB=libonnxruntime.so.$ORT_VERSION
@@ -87,7 +87,7 @@ want=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["sha256"])
 have=$( [ -f "$MODEL" ] && sha256sum "$MODEL" | cut -d' ' -f1 || true)
 if [ "$have" != "$want" ]; then
     step "building $MODEL"
-    "$PY" scripts/build-efficientnet-lite0.py --out "$MODEL" >>"$LOG" 2>&1 \
+    "$PY" scripts/models/build-efficientnet-lite0.py --out "$MODEL" >>"$LOG" 2>&1 \
         || fail "$(tail -n 1 "$LOG")"
     have=$(sha256sum "$MODEL" | cut -d' ' -f1)
     [ "$have" = "$want" ] || fail "built $MODEL has sha256 $have, manifest says $want"

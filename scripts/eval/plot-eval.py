@@ -2,7 +2,7 @@
 """Precision/recall curves from `spotdiff eval --sweep --json FILE`: one small PNG per
 method (docs/eval-pr-NAME.png), each with its threshold sweep and the default marked.
 
-Usage: .deps/eval-venv/bin/python scripts/plot_eval.py RESULTS.json OUTDIR
+Usage: .deps/eval-venv/bin/python scripts/eval/plot-eval.py RESULTS.json OUTDIR
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
 
 It is a baseline for comparison and timing only; spotdiff does not use it.
 
-Usage:  .deps/bench/venv/bin/python scripts/classic_recipe.py A B [--json]
+Usage:  .deps/bench/venv/bin/python scripts/eval/classic-recipe.py A B [--json]
 Output: {"ssim": score, "boxes": [{"x", "y", "w", "h"}, ...]} with --json,
         a short text summary otherwise. Exit 0 on success, 2 on error.
 """

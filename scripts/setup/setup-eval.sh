@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Python venv for the evaluation (scripts/make-evalset.py, scripts/classic_eval.py, plots):
-# .deps/eval-venv with the pinned packages of scripts/requirements-eval.txt (from PyPI).
+# Python venv for the evaluation (scripts/eval/make-evalset.py, scripts/eval/classic-eval.py, plots):
+# .deps/eval-venv with the pinned packages of scripts/eval/requirements.txt (from PyPI).
 # Idempotent and silent when nothing is left to do; on failure one line on stderr, exit 1.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 VENV=.deps/eval-venv
 PY=$VENV/bin/python
-REQS=scripts/requirements-eval.txt
+REQS=scripts/eval/requirements.txt
 LOG=.deps/setup-eval.log
 mkdir -p .deps
 fail() { echo "setup-eval: error: $*" >&2; exit 1; }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark spotdiff against its peers and write BENCHMARKS.md.
 #
-#   bash scripts/bench.sh                 full run: 512x512, 1920x1080, 3840x2160
-#   BENCH_QUICK=1 bash scripts/bench.sh   smoke run: 512x512 and 1920x1080, fewer runs
+#   bash scripts/bench/bench.sh                 full run: 512x512, 1920x1080, 3840x2160
+#   BENCH_QUICK=1 bash scripts/bench/bench.sh   smoke run: 512x512 and 1920x1080, fewer runs
 #
 # Peers go into .deps/bench/ (git-ignored), generated pairs and raw results into
 # bench-data/ (git-ignored). Peers: odiff (native binary from npm @odiff/linux-x64),
 # pixelmatch (npm, via node), dssim (crates.io, AGPL: only run, never linked or copied),
-# the classic SSIM recipe (scripts/classic_recipe.py; scikit-image + OpenCV).
+# the classic SSIM recipe (scripts/eval/classic-recipe.py; scikit-image + OpenCV).
 # Tools: hyperfine and GNU time (Debian packages; installed with apt-get when missing).
 #
 # Environment:
@@ -18,7 +18,7 @@
 #   BENCH_REPORT=PATH       where to write the report (default: BENCHMARKS.md)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 QUICK="${BENCH_QUICK:-0}"
@@ -138,13 +138,13 @@ make_data() {
   for s in "${SIZES[@]}"; do
     [[ -f "$DATA/$s/a.png" && -f "$DATA/$s/b.png" && -f "$DATA/$s/a_copy.png" ]] || need+=("$s")
   done
-  if [[ -f "$DATA/manifest.json" && "$DATA/manifest.json" -nt scripts/bench/make_pairs.py && ${#need[@]} == 0 ]]; then
+  if [[ -f "$DATA/manifest.json" && "$DATA/manifest.json" -nt scripts/bench/make-pairs.py && ${#need[@]} == 0 ]]; then
     info "pairs up to date"
     return
   fi
   local sizes_csv
   sizes_csv="$(IFS=,; echo "${SIZES[*]}")"
-  "$PY" scripts/bench/make_pairs.py --out "$DATA" --sizes "$sizes_csv" >&2
+  "$PY" scripts/bench/make-pairs.py --out "$DATA" --sizes "$sizes_csv" >&2
 }
 
 # ---------------------------------------------------------------- measurement helpers
@@ -235,7 +235,7 @@ record_versions
 export BENCH_NODE_MODULES="$ROOT/$NODE_DIR/node_modules"
 NODE="$(command -v node)"
 PM=scripts/bench/pixelmatch.mjs
-CLASSIC=scripts/classic_recipe.py
+CLASSIC=scripts/eval/classic-recipe.py
 have_spotdiff() { [[ "$SKIP_SPOTDIFF" != 1 ]]; }
 
 for s in "${SIZES[@]}"; do

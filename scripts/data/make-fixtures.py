@@ -10,13 +10,13 @@ Writes
 Run (from the repository root; a throwaway venv, pinned packages, nothing else needed):
 
   python3 -m venv .deps/fixtures-venv
-  .deps/fixtures-venv/bin/pip install -r scripts/requirements-fixtures.txt
-  .deps/fixtures-venv/bin/python scripts/make-fixtures.py           # (re)write the files
-  .deps/fixtures-venv/bin/python scripts/make-fixtures.py --check   # compare, write nothing
+  .deps/fixtures-venv/bin/pip install -r scripts/data/requirements.txt
+  .deps/fixtures-venv/bin/python scripts/data/make-fixtures.py           # (re)write the files
+  .deps/fixtures-venv/bin/python scripts/data/make-fixtures.py --check   # compare, write nothing
 
 Deterministic: no clock, no unseeded randomness (numpy.random.default_rng(SEED) only),
 PNGs written by Pillow without metadata. With the pinned versions of
-scripts/requirements-fixtures.txt (Python 3.11, x86-64 Linux wheels) the output is
+scripts/data/requirements.txt (Python 3.11, x86-64 Linux wheels) the output is
 byte-for-byte the committed files; `--check` regenerates in memory and exits 1 on any
 difference. Other Pillow versions may rasterise text or compress PNGs differently
 (bundled FreeType / zlib), which changes bytes but not the boxes.
@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from skimage import color, data
 from skimage.restoration import inpaint_biharmonic
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = "tests/fixtures"
 EXAMPLES = "examples"
 SEED = 20240611

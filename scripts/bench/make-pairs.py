@@ -12,7 +12,7 @@ For each size it writes, under OUT/<label>/:
 
 Everything is deterministic (fixed seed). PNGs are 8-bit RGB.
 
-Usage: .deps/bench/venv/bin/python scripts/bench/make_pairs.py [--out bench-data]
+Usage: .deps/bench/venv/bin/python scripts/bench/make-pairs.py [--out bench-data]
            [--sizes 512,1080p,4k]
 """
 from __future__ import annotations
@@ -151,7 +151,7 @@ def main() -> int:
             return 2
     args.out.mkdir(parents=True, exist_ok=True)
     manifest_path = args.out / "manifest.json"
-    manifest = {"generated_by": "scripts/bench/make_pairs.py", "seed": SEED,
+    manifest = {"generated_by": "scripts/bench/make-pairs.py", "seed": SEED,
                 "skimage_version": skimage.__version__, "pairs": {}}
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())

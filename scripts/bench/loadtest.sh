@@ -4,9 +4,9 @@
 # (examples/loadtest.rs; bounded, stops by itself), then reports the server's peak
 # memory (VmHWM), checks that it is still alive and stops it with Ctrl-C (SIGINT).
 # Fails on any 5xx, transport error, wrong answer or crash.
-# Usage: bash scripts/loadtest.sh [REQUESTS] [CLIENTS] [PICTURES]   (defaults 1000 50 all)
+# Usage: bash scripts/bench/loadtest.sh [REQUESTS] [CLIENTS] [PICTURES]   (defaults 1000 50 all)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 requests="${1:-1000}"
 clients="${2:-50}"
 pictures="${3:-all}"
