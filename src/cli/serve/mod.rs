@@ -339,3 +339,24 @@ fn compare_job(state: &AppState, job: Job, output: Output) -> Result<Response, A
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_description_lists_every_form_field() {
+        let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("openapi.json parses");
+        let text = doc.to_string();
+        for name in FormArgs::field_names()
+            .into_iter()
+            .chain(["a", "b", "pictures"].map(String::from))
+        {
+            assert!(
+                text.contains(&format!("\"{name}\":{{")),
+                "openapi.json does not describe the form field `{name}`"
+            );
+        }
+        assert!(methods().contains(&"fused"));
+    }
+}
