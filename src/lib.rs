@@ -29,6 +29,7 @@ pub mod options;
 pub mod pixel;
 pub mod rank;
 pub mod regions;
+pub mod register;
 pub mod render;
 pub mod report;
 pub mod session;
