@@ -37,11 +37,12 @@ pub mod error;
 #[cfg(feature = "eval")]
 pub mod eval;
 pub mod rank;
+pub mod register;
 pub mod render;
 pub mod report;
 
 pub use align::Alignment;
-pub use color::luma601;
+pub use color::{luma601, srgb_to_lab};
 pub use compare::{compare, compare_with, Comparison, Timings};
 pub use deep::Backbone;
 pub use error::{Error, ErrorKind, Hint, IoOp, LimitKind, Result};
