@@ -43,7 +43,8 @@ pub fn align<'a>(
     let ratio_b = bw as f64 / bh as f64;
     let same_aspect = (ratio_a / ratio_b - 1.0).abs() <= 0.01;
     match policy {
-        SizePolicy::Error => Err(Error::Size {
+        // (Auto and Align reach here only when registration did not explain the sizes.)
+        SizePolicy::Error | SizePolicy::Auto | SizePolicy::Align => Err(Error::Size {
             problem: format!("images differ in size: {sizes}"),
             hint: Hint::SizePolicy {
                 resize: same_aspect,

@@ -7,9 +7,14 @@ use crate::error::{Error, Result};
 use crate::load::Image;
 use crate::map::{Map, TileRect, Tiles, TILE};
 use crate::options::{
-    Method, Options, Rect, Settings, Threshold, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+    GlobalChange, Method, Options, Rect, Settings, SizePolicy, Threshold, DEEP_FLOOR, PIXEL_FLOOR,
+    SSIM_FLOOR,
 };
 use crate::regions::{self, Region, Sample};
+use crate::register::{
+    register, AlignMode, AlignmentReport, Model, Photometric, RegisterOptions, Registration,
+    Transform,
+};
 use crate::report::{BoxKind, ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
 use crate::{fill, pixel, ssim};
 use image::RgbaImage;
@@ -72,6 +77,8 @@ pub struct Timings {
     pub deep_map_ms: f64,
     /// Regions and boxes.
     pub boxes_ms: f64,
+    /// Registration (model estimate, resampling, photometric correction).
+    pub register_ms: f64,
 }
 
 /// The change maps and thresholds, from which each pixel's evidence is read.
@@ -86,6 +93,9 @@ pub(crate) struct Fields {
     /// Fused method: 1 where B was painted flat over A's texture ([`fill::flat_fill_map`]).
     pub fill: Option<Map>,
     pub ignore: Vec<Rect>,
+    /// 255 where registered B covers A; pixels outside are never boxed. `None` when B
+    /// covers all of A.
+    pub overlap: Option<image::GrayImage>,
 }
 
 impl Fields {
@@ -211,9 +221,13 @@ impl Fields {
     }
 
     fn ignored(&self, x: u32, y: u32) -> bool {
-        self.ignore
-            .iter()
-            .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+        self.overlap
+            .as_ref()
+            .is_some_and(|m| m.get_pixel(x, y)[0] == 0)
+            || self
+                .ignore
+                .iter()
+                .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
     }
 }
 
@@ -269,11 +283,30 @@ pub fn compare_with<'a>(
         ));
     }
     let backbone = backbone.filter(|_| matches!(settings.method, Method::Deep | Method::Fused));
-    let (ia, ib, alignment) = align(a, b, settings.size_policy)?;
-    let (w, h) = ia.dimensions();
     let mut timings = Timings::default();
+    let clock = std::time::Instant::now();
+    let Registered {
+        a: ia,
+        b: ib,
+        alignment,
+        registration,
+        overlap,
+    } = registered(a, b, &settings)?;
+    timings.register_ms = ms(clock.elapsed());
+    let (w, h) = ia.dimensions();
+    // When B holds A's content at a lower resolution, A is compared at B's: the detail
+    // B never had is not a change. The pictures keep A as it is.
+    let scale = registration
+        .as_ref()
+        .map_or(1.0, |r| r.transform.params().scale);
+    let ia_full = ia;
+    let ia = match coarser(&ia_full, scale) {
+        Some(low) => Cow::Owned(low),
+        None => Cow::Borrowed(ia_full.as_ref()),
+    };
     let tiles = Tiles::find(&ia, &ib);
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
+    let global = registration.as_ref().map_or_else(Vec::new, global_findings);
 
     let pixel_t = match settings.pixel_threshold {
         Threshold::Fixed(t) => t,
@@ -336,6 +369,7 @@ pub fn compare_with<'a>(
         deep_t,
         fill,
         ignore: settings.ignore.clone(),
+        overlap,
     };
     let regions = if tiles.is_clean() || settings.method == Method::Deep {
         Vec::new()
@@ -357,9 +391,10 @@ pub fn compare_with<'a>(
     timings.boxes_ms = ms(clock.elapsed());
     let total = (u64::from(w) * u64::from(h)) as f64;
     let changed: u64 = boxes.iter().map(|b| b.changed_pixels).sum();
-    let verdict = if tiles.is_clean() {
+    let counts_global = !global.is_empty() && settings.global_change == GlobalChange::Different;
+    let verdict = if tiles.is_clean() && global.is_empty() {
         Verdict::Identical
-    } else if boxes.is_empty() {
+    } else if boxes.is_empty() && !counts_global {
         Verdict::Same
     } else {
         Verdict::Different
@@ -371,6 +406,8 @@ pub fn compare_with<'a>(
         method: settings.method,
         model: backbone.map(|bb| bb.spec().name.clone()),
         alignment,
+        registration: registration.map(|r| r.report),
+        global,
         verdict,
         scores: Scores {
             ssim: ssim_score,
@@ -387,13 +424,174 @@ pub fn compare_with<'a>(
         },
         boxes,
     };
+    drop(ia);
     Ok(Comparison {
         report,
-        a: ia,
+        a: ia_full,
         b: ib,
         fields,
         timings,
     })
+}
+
+/// A at the resolution of a B that shows it at `scale` (< 1: B is smaller): down to
+/// that size and back, so both carry the same detail. `None` when B is not clearly
+/// smaller (scale ≥ 0.9).
+fn coarser(a: &RgbaImage, scale: f64) -> Option<RgbaImage> {
+    if !(scale > 0.0 && scale < 0.9) {
+        return None;
+    }
+    let (w, h) = a.dimensions();
+    let lw = ((f64::from(w) * scale).round() as u32).max(1);
+    let lh = ((f64::from(h) * scale).round() as u32).max(1);
+    let low = image::imageops::resize(a, lw, lh, image::imageops::FilterType::Triangle);
+    Some(image::imageops::resize(
+        &low,
+        w,
+        h,
+        image::imageops::FilterType::Triangle,
+    ))
+}
+
+/// Both images after the size policy and registration: B in A's frame.
+struct Registered<'a> {
+    a: Cow<'a, RgbaImage>,
+    b: Cow<'a, RgbaImage>,
+    alignment: Alignment,
+    registration: Option<Found>,
+    /// The overlap mask (255 where B covers A), when B does not cover all of A.
+    overlap: Option<image::GrayImage>,
+}
+
+/// What registration found, without its pictures.
+struct Found {
+    transform: Transform,
+    photometric: Photometric,
+    report: AlignmentReport,
+}
+
+/// Applies the size policy and registers B onto A. Identical inputs and
+/// `AlignMode::None` skip registration; `SizePolicy::Pad` pads instead (its padding
+/// counts as changed). With different sizes, `Auto` registers and falls back to the
+/// size error when registration explains nothing; `Align` always compares the overlap.
+fn registered<'a>(a: &'a Image, b: &'a Image, settings: &Settings) -> Result<Registered<'a>> {
+    let same_size = a.rgba.dimensions() == b.rgba.dimensions();
+    let policy = settings.size_policy;
+    let mode = match (settings.align, same_size, policy) {
+        (AlignMode::None, false, SizePolicy::Auto | SizePolicy::Align) => AlignMode::Auto,
+        (_, _, SizePolicy::Pad) => AlignMode::None,
+        (m, _, _) => m,
+    };
+    let registers_sizes = !same_size && matches!(policy, SizePolicy::Auto | SizePolicy::Align);
+    let (ia, ib, alignment) = if registers_sizes {
+        (
+            Cow::Borrowed(&a.rgba),
+            Cow::Borrowed(&b.rgba),
+            Alignment::None,
+        )
+    } else {
+        align(a, b, policy)?
+    };
+    let nothing_to_do = mode == AlignMode::None || (same_size && ia.as_raw() == ib.as_raw());
+    if nothing_to_do {
+        return Ok(Registered {
+            a: ia,
+            b: ib,
+            alignment,
+            registration: None,
+            overlap: None,
+        });
+    }
+    let opts = RegisterOptions {
+        align: mode,
+        ..RegisterOptions::default()
+    };
+    let reg = register(&ia, &ib, &opts);
+    if registers_sizes && policy == SizePolicy::Auto && reg.transform.model == Model::Identity {
+        // Registration does not explain the sizes: the size policy's error.
+        align(a, b, SizePolicy::Error)?;
+    }
+    let Registration {
+        transform,
+        photometric,
+        warped_b,
+        overlap,
+        report,
+        ..
+    } = reg;
+    let warped = match warped_b {
+        Cow::Owned(w) => Some(w),
+        Cow::Borrowed(_) => None,
+    };
+    let (ib, alignment) = match warped {
+        Some(w) => (Cow::Owned(w), alignment),
+        None if registers_sizes => unreachable!("different sizes are always resampled"),
+        None => (ib, alignment),
+    };
+    Ok(Registered {
+        a: ia,
+        b: ib,
+        alignment,
+        registration: Some(Found {
+            transform,
+            photometric,
+            report,
+        }),
+        overlap,
+    })
+}
+
+/// A registered shift under this many pixels is rendering jitter (anti-aliasing, a
+/// sub-pixel re-layout), not a move: it is undone but not reported as a change.
+const JITTER_PX: f64 = 0.5;
+/// Likewise a rotation under this many degrees and a scale within this of 1.
+const JITTER_DEG: f64 = 0.1;
+const JITTER_SCALE: f64 = 0.005;
+
+/// What registration found that changed the whole picture, in words: never boxed.
+fn global_findings(reg: &Found) -> Vec<String> {
+    let mut out = Vec::new();
+    let p = reg.transform.params();
+    let moved = p.dx.hypot(p.dy) >= JITTER_PX;
+    let turned = p.angle_deg.abs() >= JITTER_DEG || (p.scale - 1.0).abs() >= JITTER_SCALE;
+    match reg.transform.model {
+        Model::Identity => {}
+        Model::Translation | Model::SubpixelTranslation if !moved => {}
+        _ if !moved && !turned => {}
+        Model::Translation | Model::SubpixelTranslation => out.push(format!(
+            "content shifted by ({}, {})",
+            round1(p.dx),
+            round1(p.dy)
+        )),
+        _ => out.push(format!(
+            "content moved: scale {:.3}, rotation {:.2}°, shift ({}, {})",
+            p.scale,
+            p.angle_deg,
+            round1(p.dx),
+            round1(p.dy)
+        )),
+    }
+    let ph = &reg.photometric;
+    if ph.applied {
+        let gain = ph.gain.iter().sum::<f32>() / 3.0;
+        let offset = ph.offset.iter().sum::<f32>() / 3.0;
+        let mut s = format!("tone changed: gain {gain:.2}, offset {offset:+.0}");
+        if ph.field.is_some() {
+            s.push_str(", with a smooth lighting field");
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// A number with at most one decimal, without a trailing `.0`.
+fn round1(v: f64) -> String {
+    let r = (v * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
 }
 
 fn count_marked(fields: &Fields, b: &ChangeBox) -> u64 {
@@ -770,7 +968,6 @@ fn to_box(r: &Region) -> ChangeBox {
 mod tests {
     use super::*;
     use crate::error::{ErrorKind, Hint};
-    use crate::options::SizePolicy;
     use image::Rgba;
 
     /// A 64×48 picture: a soft horizontal gradient (so it is not flat) on grey.

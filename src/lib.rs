@@ -48,7 +48,8 @@ pub use deep::Backbone;
 pub use error::{Error, ErrorKind, Hint, IoOp, LimitKind, Result};
 pub use load::{decode, load, Image, ImageInfo};
 pub use options::{
-    Limits, Method, Options, Rect, SizePolicy, Threshold, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold, DEEP_FLOOR,
+    PIXEL_FLOOR, SSIM_FLOOR,
 };
 pub use render::{Picture, Style};
 pub use report::{BoxKind, ChangeBox, Report, Verdict};

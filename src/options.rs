@@ -2,6 +2,7 @@
 //! [`Settings`], which is what the internals trust.
 
 use crate::error::{Error, Result};
+pub use crate::register::AlignMode;
 use serde::Serialize;
 
 /// Which evidence decides what changed.
@@ -60,14 +61,32 @@ pub enum Threshold {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SizePolicy {
-    /// Refuse, and say how to proceed.
+    /// Register B onto A when registration explains the sizes (a crop, a scale);
+    /// otherwise refuse, as [`SizePolicy::Error`].
     #[default]
+    Auto,
+    /// Refuse, and say how to proceed.
     Error,
+    /// Register B onto A and compare where they overlap, whatever registration finds
+    /// (an unexplained pair is compared at B's top-left, on the overlap).
+    Align,
     /// Resize B to A's size when the aspect ratios agree (within 1 %).
     Resize,
     /// Pad both to the larger width and height with transparent pixels
     /// (the padded area counts as changed where the other image has content).
     Pad,
+}
+
+/// Whether a global change that registration explains (B moved, scaled, rotated, or
+/// its tone changed) counts for the verdict. It is never boxed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GlobalChange {
+    /// The verdict is `different` (exit 1), with the change said in the report.
+    #[default]
+    Different,
+    /// Reported only: the verdict follows from the boxes.
+    Ignore,
 }
 
 /// An axis-aligned rectangle in pixels: left, top, width, height.
@@ -161,8 +180,17 @@ pub struct Options {
     /// Default: none.
     pub ignore: Vec<Rect>,
     /// What to do when the images differ in size.
-    /// Default: [`SizePolicy::Error`].
+    /// Default: [`SizePolicy::Auto`].
     pub size_policy: SizePolicy,
+    /// How B is registered onto A before any change map (images of different sizes
+    /// are registered under [`SizePolicy::Auto`] whatever this says).
+    /// Default: [`AlignMode::None`] for now: with `Auto` on every pair, six real-pair
+    /// and nuisance cases still regress (see the README).
+    pub align: AlignMode,
+    /// Whether a global change (moved, scaled, rotated, tone) makes the verdict
+    /// `different`.
+    /// Default: [`GlobalChange::Different`].
+    pub global_change: GlobalChange,
     /// Input limits.
     /// Default: see [`Limits`].
     pub limits: Limits,
@@ -178,7 +206,9 @@ impl Default for Options {
             min_area: 12,
             merge_distance: 12,
             ignore: Vec::new(),
-            size_policy: SizePolicy::Error,
+            size_policy: SizePolicy::Auto,
+            align: AlignMode::None,
+            global_change: GlobalChange::Different,
             limits: Limits::default(),
         }
     }
@@ -202,6 +232,8 @@ pub struct Settings {
     pub merge_distance: u32,
     pub ignore: Vec<Rect>,
     pub size_policy: SizePolicy,
+    pub align: AlignMode,
+    pub global_change: GlobalChange,
 }
 
 impl Options {
@@ -258,6 +290,8 @@ impl Options {
             merge_distance: self.merge_distance,
             ignore: self.ignore.clone(),
             size_policy: self.size_policy,
+            align: self.align,
+            global_change: self.global_change,
         })
     }
 }

@@ -3,6 +3,7 @@
 use crate::align::Alignment;
 use crate::load::ImageInfo;
 use crate::options::Method;
+use crate::register::AlignmentReport;
 use serde::Serialize;
 
 /// Version of the JSON report's shape. Bumped when a field changes meaning or goes.
@@ -19,6 +20,14 @@ pub struct Report {
     pub model: Option<String>,
     /// What the size policy did.
     pub alignment: Alignment,
+    /// How B was registered onto A (model, parameters, inlier share, residual,
+    /// photometric gain/offset, uncovered share); `null` when registration did not run
+    /// (identical inputs, `align: none`, the pad policy).
+    pub registration: Option<AlignmentReport>,
+    /// Changes of the whole picture that registration explains, in words ("content
+    /// shifted by (0, 40)", "tone changed: gain 1.08, offset +6"). Never boxed; they
+    /// make the verdict `different` unless the options say to ignore them.
+    pub global: Vec<String>,
     /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported)
     /// or `different` (at least one box).
     pub verdict: Verdict,
@@ -103,8 +112,9 @@ pub struct ChangeBox {
 }
 
 impl Report {
-    /// True when at least one box was reported.
+    /// True when the verdict is `different`: at least one box, or a global change
+    /// that counts.
     pub fn is_different(&self) -> bool {
-        !self.boxes.is_empty()
+        self.verdict == Verdict::Different
     }
 }

@@ -11,8 +11,8 @@
 
 use image::{Rgba, RgbaImage};
 use serde_json::Value;
-use spotdiff::srgb_to_lab;
 use spotdiff::register::{register, AlignMode, Model, RegisterOptions, Registration};
+use spotdiff::srgb_to_lab;
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
@@ -402,10 +402,11 @@ fn clevr_change_distractors() {
     } else {
         PathBuf::from("/work/shared/realpairs/clevr-change-samples")
     };
-    if !root.exists() {
-        eprintln!("skipped: {} not found", root.display());
-        return;
-    }
+    assert!(
+        root.exists(),
+        "{} not found (real pairs are needed, never skipped)",
+        root.display()
+    );
     for kind in ["nonsemantic", "semantic"] {
         for id in 0..5 {
             let a = image::open(root.join(format!("images/CLEVR_default_{id:06}.png")))

@@ -5,7 +5,9 @@
 
 use clap::{Args, Parser};
 use spotdiff::render::parse_hex_color;
-use spotdiff::{Limits, Method, Options, Rect, SizePolicy, Style, Threshold};
+use spotdiff::{
+    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold,
+};
 
 /// What a comparison is told: evidence, thresholds, regions, sizes, limits.
 #[derive(Args, Debug, Clone)]
@@ -46,10 +48,25 @@ pub struct CompareArgs {
     #[arg(long = "ignore", value_name = "X,Y,W,H", value_parser = parse_rect)]
     pub ignore: Vec<Rect>,
 
-    /// When sizes differ: error, resize (B to A's size, same aspect ratio only) or pad
-    /// (both to the larger size; the padding counts as changed).
-    #[arg(long, default_value = "error", value_parser = parse_size_policy)]
+    /// When sizes differ: auto (register B onto A when a crop or scale explains the
+    /// sizes, else refuse), error (refuse), align (register and compare the overlap,
+    /// whatever registration finds), resize (B to A's size, same aspect ratio only) or
+    /// pad (both to the larger size; the padding counts as changed).
+    #[arg(long, default_value = "auto", value_parser = parse_size_policy)]
     pub size_policy: SizePolicy,
+
+    /// How B is brought onto A before comparing: none (pixel (x, y) against (x, y);
+    /// images of different sizes are still registered under --size-policy auto), auto
+    /// (identity when the images agree, else the simplest model that explains them: a
+    /// shift, then a similarity, affine or perspective map from keypoints), shift,
+    /// affine or homography. Parts of A that B does not cover are never boxed.
+    #[arg(long, default_value = "none", value_parser = parse_align)]
+    pub align: AlignMode,
+
+    /// What a change of the whole picture (moved, scaled, rotated, tone changed) means
+    /// for the verdict: different (exit 1, said in the summary; never boxed) or ignore.
+    #[arg(long, default_value = "different", value_parser = parse_global_change)]
+    pub global_change: GlobalChange,
 
     /// Refuse images with more pixels than this (checked before decoding).
     #[arg(long, default_value_t = 100_000_000)]
@@ -68,6 +85,8 @@ impl CompareArgs {
             merge_distance: self.merge_distance,
             ignore: self.ignore.clone(),
             size_policy: self.size_policy,
+            align: self.align,
+            global_change: self.global_change,
             limits: Limits {
                 max_pixels: self.max_pixels,
                 ..Limits::default()
@@ -182,11 +201,36 @@ fn parse_rect(s: &str) -> Result<Rect, String> {
 
 fn parse_size_policy(s: &str) -> Result<SizePolicy, String> {
     match s {
+        "auto" => Ok(SizePolicy::Auto),
         "error" => Ok(SizePolicy::Error),
+        "align" => Ok(SizePolicy::Align),
         "resize" => Ok(SizePolicy::Resize),
         "pad" => Ok(SizePolicy::Pad),
         _ => Err(format!(
-            "unknown size policy `{s}` (use error, resize or pad)"
+            "unknown size policy `{s}` (use auto, error, align, resize or pad)"
+        )),
+    }
+}
+
+fn parse_align(s: &str) -> Result<AlignMode, String> {
+    match s {
+        "auto" => Ok(AlignMode::Auto),
+        "none" => Ok(AlignMode::None),
+        "shift" => Ok(AlignMode::Shift),
+        "affine" => Ok(AlignMode::Affine),
+        "homography" => Ok(AlignMode::Homography),
+        _ => Err(format!(
+            "unknown alignment `{s}` (use auto, none, shift, affine or homography)"
+        )),
+    }
+}
+
+fn parse_global_change(s: &str) -> Result<GlobalChange, String> {
+    match s {
+        "different" => Ok(GlobalChange::Different),
+        "ignore" => Ok(GlobalChange::Ignore),
+        _ => Err(format!(
+            "unknown global-change rule `{s}` (use different or ignore)"
         )),
     }
 }
@@ -231,6 +275,8 @@ mod tests {
             "threshold" | "ssim-threshold" | "deep-threshold" => "0.5",
             "ignore" => "1,2,3,4",
             "size-policy" => "pad",
+            "align" => "shift",
+            "global-change" => "ignore",
             "color" => "#00c8ff",
             "fill-opacity" => "0.25",
             _ => "7",

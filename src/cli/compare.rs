@@ -136,8 +136,9 @@ pub fn run(args: CompareCmd) -> Result<u8, Error> {
         let t = &cmp.timings;
         eprintln!(
             "spotdiff: timings ms: decode {decode_ms:.1}, model load {load_model_ms:.1} (beside decode), \
-             compare {compare_ms:.1} (maps {:.1}, deep preprocess {:.1}, deep inference {:.1}, \
-             deep map {:.1}, boxes {:.1}), pictures {:.1}",
+             compare {compare_ms:.1} (registration {:.1}, maps {:.1}, deep preprocess {:.1}, \
+             deep inference {:.1}, deep map {:.1}, boxes {:.1}), pictures {:.1}",
+            t.register_ms,
             t.maps_ms,
             t.deep_preprocess_ms,
             t.deep_inference_ms,
@@ -183,10 +184,22 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
     let n = r.boxes.len();
     let headline = match r.verdict {
         Verdict::Identical => "identical: the images are pixel-for-pixel equal".to_string(),
-        Verdict::Same => "same: no change above the thresholds".to_string(),
+        Verdict::Same if r.global.is_empty() => "same: no change above the thresholds".to_string(),
+        Verdict::Same => format!(
+            "same: no changed region ({}; ignored as asked)",
+            r.global.join("; ")
+        ),
+        Verdict::Different if n == 0 => {
+            format!("different: {}; no changed region", r.global.join("; "))
+        }
         Verdict::Different => format!(
-            "different: {n} changed region{}",
-            if n == 1 { "" } else { "s" }
+            "different: {n} changed region{}{}",
+            if n == 1 { "" } else { "s" },
+            if r.global.is_empty() {
+                String::new()
+            } else {
+                format!("; also {}", r.global.join("; "))
+            }
         ),
     };
     writeln!(out, "{headline}").unwrap();
@@ -207,6 +220,26 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
             r.thresholds.deep_distance.unwrap_or_default()
         )
         .unwrap();
+    }
+    if let Some(g) = &r.registration {
+        if g.model != spotdiff::register::Model::Identity || g.uncovered_share > 0.0 {
+            writeln!(
+                out,
+                "  registered: {} (residual {:.1} → {:.1} levels), {:.1}% of A not covered by B",
+                serde_json::to_value(g.model)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+                    .replace('_', " "),
+                g.residual_before.unwrap_or(g.residual_after),
+                g.residual_after,
+                g.uncovered_share * 100.0
+            )
+            .unwrap();
+        }
+        if let Some(note) = &g.note {
+            writeln!(out, "  registration: {note}").unwrap();
+        }
     }
     match &r.alignment {
         Alignment::None => {}

@@ -440,7 +440,8 @@ pub struct AlignmentReport {
     /// Why registration fell back to identity, or anything else worth saying.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// Time spent, ms.
+    /// Time spent, ms (not in the JSON report, which stays the same run to run).
+    #[serde(skip)]
     pub elapsed_ms: f64,
 }
 
@@ -907,10 +908,7 @@ impl<'a> Ctx<'a> {
         let Some(sub) = refine::refine(pa, pb, &int.matrix, refine::Dof::Translation, va) else {
             return Some(int_c);
         };
-        let (fx, fy) = (
-            sub[0][2] - best.1 as f64,
-            sub[1][2] - best.2 as f64,
-        );
+        let (fx, fy) = (sub[0][2] - best.1 as f64, sub[1][2] - best.2 as f64);
         if fx.abs().max(fy.abs()) < t.subpixel_min || fx.abs().max(fy.abs()) > 1.0 {
             return Some(int_c);
         }
