@@ -50,15 +50,16 @@ def size_mb(path: Path) -> float:
 
 
 def found_table(methods, rows):
-    """rows: [(label, {method: tally})]; cell = found (IoU >= 0.5) / boxed (any box) of n."""
+    """rows: [(label, {method: tally})]; cell = truth boxes found (IoU >= 0.5) / pairs with
+    any box (for one-edit pairs both count out of the pairs)."""
     names = [m["name"] for m in methods]
-    out = ["| edits | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    out = ["| edits | pairs | boxes | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for label, tallies in rows:
-        n = tallies[names[0]]["pairs"]
-        if n == 0:
+        t0 = tallies[names[0]]
+        if t0["pairs"] == 0:
             continue
         cells = [f"{t['matched']} / {t['verdict_correct']}" for t in (tallies[k] for k in names)]
-        out.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
+        out.append(f"| {label} | {t0['pairs']} | {t0['truth_boxes']} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -93,8 +94,8 @@ def report(name, title, data, setdir):
         rows += [(f"{k}, A and B JPEG q85", by(f"jpeg85-ab:{k}")) for k in kinds if f"jpeg85-ab:{k}" in tags]
         rows += [(f"colour ΔE {t[3:]}, lossless", by(t)) for t in sorted(t for t in tags if t.startswith("de:"))]
         rows += [(f"char and word, {t[5:]} px text", by(t)) for t in sorted(t for t in tags if t.startswith("font:"))]
-        lines += ["", "Edits found (a box with IoU >= 0.5) / boxed (any box on the pair), per method "
-                  "(colour rows by CIE76 ΔE between the old and new CSS colour):", ""]
+        lines += ["", "Edits found (truth boxes matched by a box with IoU >= 0.5) / pairs boxed (any box on "
+                  "the pair), per method; colour rows by the CIE76 ΔE between the old and new CSS colour:", ""]
         lines += found_table(methods, rows)
         cf = [t for t in ("nuisance:rerender", "nuisance:nosubpixel", "nuisance:subpixel04", "nuisance:jpeg85",
                           "nuisance:jpeg75", "nuisance:webp80") if t in tags]
@@ -108,7 +109,8 @@ def report(name, title, data, setdir):
     if name == "faint":
         rows = [(t[5:], by(t)) for t in tags if t.startswith("edit:")]
         rows += [(f"{t[3:]} ΔE (tint, recolour)", by(t)) for t in tags if t.startswith("de:")]
-        lines += ["", "Edits found (IoU >= 0.5) / boxed (any box on the pair):", ""]
+        lines += ["", "Edits found (truth boxes matched by a box with IoU >= 0.5) / pairs boxed (any box on "
+                  "the pair):", ""]
         lines += found_table(methods, rows)
     return lines
 
