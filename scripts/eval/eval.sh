@@ -8,14 +8,25 @@
 # 3. the classic SSIM recipe over both manifests (scripts/eval/classic-eval.py)
 # 4. `spotdiff eval` (release build): every method the binary knows, the classic recipe
 #    beside them, threshold sweep on the 256 px pairs, rankings
-# 5. plots, and the tables between the markers in EVALUATION.md (the prose around them is
-#    kept). Raw numbers: out/eval/*.json. Takes a few minutes on 2 cores.
-# EVAL_REUSE=1 skips steps 2-4 and redraws plots and tables from out/eval.
+# 5. the change-model sets of issue 12 (scripts/eval/make-changeset.sh into out/changeset:
+#    UI screenshots, faint photo changes, spot-the-difference photos; made once), the peers
+#    odiff and pixelmatch (scripts/eval/peer-eval.py) and the classic recipe on them, then
+#    `spotdiff eval --methods fused,pixel` with the three beside
+# 6. plots, and the tables between the markers in EVALUATION.md (the prose around them is
+#    kept). Raw numbers: out/eval/*.json. Steps 2-4 take a few minutes on 2 cores, step 5
+#    about 15 more (Chromium, and 1280x800 screenshots at 2 s a pair for the fused default).
+# EVAL_REUSE=1 skips steps 2-5 and redraws plots and tables from out/eval.
+# EVAL_SETS="generated realpairs changeset" (the default) picks what runs, e.g.
+# EVAL_SETS=changeset. EVAL_ARGS adds options to every `spotdiff eval`, e.g.
+# EVAL_ARGS="--model /path/efficientnet-lite0.json --ort-lib /path/libonnxruntime.so".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.deps/eval-venv/bin/python
 BIN=${SPOTDIFF:-target/release/spotdiff}
 OUT=out/eval
+SETS=" ${EVAL_SETS:-generated realpairs changeset} "
+read -r -a XARGS <<<"${EVAL_ARGS:-}"
+has() { [[ "$SETS" == *" $1 "* ]]; }
 step() { echo "eval: $*" >&2; }
 
 bash scripts/setup/setup-eval.sh
@@ -24,33 +35,62 @@ if [[ -z "${SPOTDIFF:-}" ]]; then
     step "building the release binary"
     cargo build --release --quiet
 fi
+mkdir -p "$OUT"
+if has generated; then
 if [[ ! -f out/evalset/manifest.json || scripts/eval/make-evalset.py -nt out/evalset/manifest.json ]]; then
     step "generating out/evalset"
     rm -rf out/evalset
     "$PY" scripts/eval/make-evalset.py out/evalset
 fi
-mkdir -p "$OUT"
 step "classic recipe"
 "$PY" scripts/eval/classic-eval.py out/evalset/manifest.json "$OUT/classic-generated.jsonl" "$OUT/classic-maps"
-"$PY" scripts/eval/classic-eval.py eval/realpairs.json "$OUT/classic-realpairs.jsonl"
 step "spotdiff eval: generated set"
-"$BIN" eval out/evalset/manifest.json --external classic="$OUT/classic-generated.jsonl" \
+"$BIN" eval out/evalset/manifest.json --external classic="$OUT/classic-generated.jsonl" "${XARGS[@]}" \
     --sweep --sweep-tag size:256 --by-tag --json "$OUT/generated.json" >"$OUT/generated.md"
+fi
+if has realpairs; then
+step "classic recipe: real pairs"
+"$PY" scripts/eval/classic-eval.py eval/realpairs.json "$OUT/classic-realpairs.jsonl"
 step "spotdiff eval: real pairs"
-"$BIN" eval eval/realpairs.json --external classic="$OUT/classic-realpairs.jsonl" \
+"$BIN" eval eval/realpairs.json --external classic="$OUT/classic-realpairs.jsonl" "${XARGS[@]}" \
     --by-tag --json "$OUT/realpairs.json" >"$OUT/realpairs.md"
 fi
+if has changeset; then
+CS=out/changeset
+for set in ui faint spot; do
+    gen=scripts/eval/make-changeset-$set.py
+    if [[ ! -f $CS/$set/manifest.json || $gen -nt $CS/$set/manifest.json \
+          || ( $set == ui && -n "$(find scripts/eval/ui -path '*/node_modules' -prune -o -newer $CS/ui/manifest.json -type f -print)" ) ]]; then
+        step "generating $CS/$set"
+        CHANGESET_ONLY=$set bash scripts/eval/make-changeset.sh "$CS"
+    fi
+    step "change-model set $set: peers, classic recipe, spotdiff eval"
+    nice "$PY" scripts/eval/peer-eval.py "$CS/$set/manifest.json" "$OUT" "changeset-$set"
+    nice "$PY" scripts/eval/classic-eval.py "$CS/$set/manifest.json" "$OUT/classic-changeset-$set.jsonl"
+    nice "$BIN" eval "$CS/$set/manifest.json" --methods fused,pixel "${XARGS[@]}" \
+        --external odiff="$OUT/changeset-$set-odiff.jsonl" --external pixelmatch="$OUT/changeset-$set-pixelmatch.jsonl" \
+        --external classic="$OUT/classic-changeset-$set.jsonl" \
+        --by-tag --json "$OUT/changeset-$set.json" >"$OUT/changeset-$set.md"
+done
+fi
+fi
+if has changeset; then
+    "$PY" scripts/eval/changeset-report.py "$OUT" out/changeset >"$OUT/changeset.md"
+fi
+if has generated; then
 step "plots"
 "$PY" scripts/eval/plot-eval.py "$OUT/generated.json" docs
+fi
 step "EVALUATION.md"
-"$PY" - "$OUT" <<'PYEOF'
+"$PY" - "$OUT" "$SETS" <<'PYEOF'
 import re, subprocess, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 doc = Path("EVALUATION.md")
 text = doc.read_text()
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-for name in ["generated", "realpairs"]:
+sets = sys.argv[2].split()
+for name in [n for n in ["generated", "realpairs", "changeset"] if n in sets]:
     body = (out / f"{name}.md").read_text().strip()
     block = f"<!-- eval:{name}:begin -->\n_Generated by `bash scripts/eval/eval.sh` at commit {commit}._\n\n{body}\n<!-- eval:{name}:end -->"
     pat = re.compile(rf"<!-- eval:{name}:begin -->.*?<!-- eval:{name}:end -->", re.S)
@@ -59,4 +99,4 @@ for name in ["generated", "realpairs"]:
     text = pat.sub(lambda _m: block, text)
 doc.write_text(text)
 PYEOF
-step "done: EVALUATION.md, docs/eval-pr-*.png, raw numbers in $OUT/"
+step "done: EVALUATION.md$(has generated && echo ', docs/eval-pr-*.png'), raw numbers in $OUT/"
