@@ -63,8 +63,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "none", value_parser = parse_align)]
     pub align: AlignMode,
 
-    /// What a change of the whole picture (moved, scaled, rotated, tone changed) means
-    /// for the verdict: different (exit 1, said in the summary; never boxed) or ignore.
+    /// A whole-picture change (moved, scaled, rotated, tone): different (exit 1,
+    /// never boxed) or ignore.
     #[arg(long, default_value = "different", value_parser = parse_global_change)]
     pub global_change: GlobalChange,
 
