@@ -137,6 +137,10 @@ impl TileGeometry {
 
     /// Patch means of the squared error of shift `sh` (X = B, Y = A when `swap`),
     /// for the tile rows `rows`, into `out` (tile-sized, row-major).
+    ///
+    /// The 3×3 sums are a sum of three along each row, then of three rows. An
+    /// integral image would not help here: imageproc's takes 8-bit images only, and
+    /// this sums f32 squared ΔE for a few rows per shift.
     fn patch_means(
         &self,
         s: &mut Scratch,

@@ -80,6 +80,14 @@ fn lab_planes(img: &RgbaImage, r: TileRect, bg: u8, kernel: &[f32]) -> Lab3 {
 
 /// Separable blur of one plane in place; edges clamp. Each output value sums its
 /// taps in kernel order, as a direct convolution does.
+///
+/// Kept hand-written (it is on the hot path, and imageproc is not within 10 %):
+/// blurring the Lab planes of every segment of a 1080p image (16-tile segments with
+/// their 7 px margins, as `pixel_map` cuts them) took 306.2 M instructions here,
+/// 1364 M with imageproc's `separable_filter_equal` on each plane as `Luma<f32>` and
+/// 1059 M on the three planes interleaved as `Rgb<f32>` (callgrind; both gave
+/// bit-identical values). imageproc filters pixel by pixel; this loop runs along
+/// whole rows, which the compiler vectorises.
 fn blur_plane(p: &mut [f32], tmp: &mut [f32], w: usize, h: usize, k: &[f32]) {
     let r = k.len() / 2;
     for y in 0..h {
