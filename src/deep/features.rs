@@ -339,7 +339,7 @@ fn cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Array3<f32> {
 }
 
 /// The values of an array in standard (row-major) layout, as one slice.
-fn standard<'a, D: ndarray::Dimension>(a: &'a ndarray::ArrayRef<f32, D>) -> &'a [f32] {
+fn standard<D: ndarray::Dimension>(a: &ndarray::ArrayRef<f32, D>) -> &[f32] {
     a.as_slice().expect("a standard-layout array")
 }
 
