@@ -16,6 +16,13 @@ const OWN_CHANGE: u8 = 3;
 
 /// 1.0 at the flat-filled pixels among those whose pixel-map ΔE reaches `level`, in
 /// the tiles that reach it; `None` when there are none.
+///
+/// The 3×3 span (largest minus smallest value, per channel) is read only at those
+/// pixels and stops at the first channel over the limit. That is a grayscale dilation
+/// minus an erosion, but imageproc's `grayscale_dilate`/`grayscale_erode` (per
+/// channel, whole image) are not within 10 %: at the 54 733 pixels of the 1080p bench
+/// pair with ΔE ≥ 3.6, 18.5 M instructions here against 624.1 M (callgrind; the same
+/// pixels flagged).
 pub fn flat_fill_map(a: &RgbaImage, b: &RgbaImage, pixel: &Map, level: f32) -> Option<Map> {
     let (w, h) = a.dimensions();
     let reach = pixel.tiles_reaching(level);

@@ -76,6 +76,14 @@ struct Run {
 /// Finds 8-connected components of the pixels where `changed(x, y)` is `Some`.
 /// With `live` (one flag per `TILE`-sized tile, row-major), tiles not flagged are
 /// skipped: `changed` must be `None` everywhere in them.
+///
+/// Kept hand-written (hot path; imageproc is not within 10 %). On the 1080p bench
+/// pair (ΔE ≥ 12: 46 265 changed pixels in 77 of 2040 tiles) this took 2.95 M
+/// instructions, imageproc's `connected_components` 106.1 M (mask, labels and a pass
+/// for the statistics, all image-sized); on a dense mask (half the pixels of the
+/// same image, every tile live, 1157 components) 53.0 M against 440.3 M (callgrind).
+/// Both found the same components; imageproc numbers them in another order. Runs
+/// join by union-find, so memory follows the changed area, not the image.
 pub fn components(
     width: u32,
     height: u32,

@@ -3,6 +3,8 @@
 use crate::compare::Comparison;
 use crate::report::ChangeBox;
 use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+use imageproc::drawing::draw_filled_rect_mut;
+use imageproc::rect::Rect;
 use serde::Serialize;
 
 /// How boxes and fills look.
@@ -113,31 +115,27 @@ pub fn render(cmp: &Comparison, picture: Picture, style: &Style) -> image::Dynam
     }
 }
 
-/// Draws each box's outline just outside it, so the change itself stays visible.
+/// Draws each box's outline just outside it, so the change itself stays visible: four
+/// filled strips `thickness` px wide (imageproc's `draw_filled_rect_mut`, which clips
+/// them to the picture).
 pub fn draw_boxes(img: &mut RgbaImage, boxes: &[ChangeBox], style: &Style, dx: u32) {
-    let (w, h) = img.dimensions();
-    let t = style.thickness as i64;
+    let t = style.thickness;
+    if t == 0 {
+        return;
+    }
     let c = Rgba([style.color[0], style.color[1], style.color[2], 255]);
     for b in boxes {
-        let (x0, y0) = (b.x as i64 + dx as i64 - t, b.y as i64 - t);
-        let (x1, y1) = (
-            b.x as i64 + dx as i64 + b.w as i64 - 1 + t,
-            b.y as i64 + b.h as i64 - 1 + t,
-        );
-        let mut put = |x: i64, y: i64| {
-            if x >= 0 && y >= 0 && x < w as i64 && y < h as i64 {
-                img.put_pixel(x as u32, y as u32, c);
-            }
-        };
-        for k in 0..t {
-            for x in x0..=x1 {
-                put(x, y0 + k);
-                put(x, y1 - k);
-            }
-            for y in y0..=y1 {
-                put(x0 + k, y);
-                put(x1 - k, y);
-            }
+        // The outline's outer corner and size.
+        let (x0, y0) = (b.x as i64 + dx as i64 - t as i64, b.y as i64 - t as i64);
+        let (w, h) = (b.w + 2 * t, b.h + 2 * t);
+        let strip = |x: i64, y: i64, w: u32, h: u32| Rect::at(x as i32, y as i32).of_size(w, h);
+        for r in [
+            strip(x0, y0, w, t),
+            strip(x0, y0 + (h - t) as i64, w, t),
+            strip(x0, y0, t, h),
+            strip(x0 + (w - t) as i64, y0, t, h),
+        ] {
+            draw_filled_rect_mut(img, r, c);
         }
     }
 }
@@ -176,24 +174,24 @@ fn side_by_side(cmp: &Comparison, style: &Style) -> RgbaImage {
     out
 }
 
-/// Matplotlib's "inferno", sampled at nine points.
-const INFERNO: [[f32; 3]; 9] = [
-    [0.0, 0.0, 4.0],
-    [31.0, 12.0, 72.0],
-    [85.0, 15.0, 109.0],
-    [136.0, 34.0, 106.0],
-    [186.0, 54.0, 85.0],
-    [227.0, 89.0, 51.0],
-    [249.0, 140.0, 10.0],
-    [249.0, 201.0, 50.0],
-    [252.0, 255.0, 164.0],
-];
+/// Inferno (colorous, matplotlib's colour map) sampled at nine points, i/8.
+fn inferno_knots() -> &'static [[f32; 3]; 9] {
+    static KNOTS: std::sync::OnceLock<[[f32; 3]; 9]> = std::sync::OnceLock::new();
+    KNOTS.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let (r, g, b) = colorous::INFERNO.eval_rational(i, 9).as_tuple();
+            [f32::from(r), f32::from(g), f32::from(b)]
+        })
+    })
+}
 
+/// Inferno at `v` (0..1), linear between the nine knots.
 fn inferno(v: f32) -> [f32; 3] {
+    let knots = inferno_knots();
     let v = v.clamp(0.0, 1.0) * 8.0;
     let i = (v.floor() as usize).min(7);
     let f = v - i as f32;
-    let (a, b) = (INFERNO[i], INFERNO[i + 1]);
+    let (a, b) = (knots[i], knots[i + 1]);
     [
         a[0] + (b[0] - a[0]) * f,
         a[1] + (b[1] - a[1]) * f,
@@ -268,6 +266,39 @@ mod tests {
         assert_eq!(parse_hex_color("0f0"), Some([0, 255, 0]));
         assert_eq!(parse_hex_color("#12345"), None);
         assert_eq!(parse_hex_color("#gg0000"), None);
+    }
+
+    #[test]
+    fn outlines_lie_just_outside_the_box_and_clip() {
+        let b = |x, y, w, h| ChangeBox {
+            x,
+            y,
+            w,
+            h,
+            area: u64::from(w * h),
+            changed_pixels: 0,
+            mean_change: 0.0,
+            peak_change: 0.0,
+            deep_change: None,
+            evidence: vec![],
+            kind: crate::report::BoxKind::Visual,
+        };
+        let mut img = RgbaImage::new(12, 10);
+        let style = Style::default();
+        // One box inside, one past the right edge.
+        draw_boxes(&mut img, &[b(3, 3, 3, 2), b(10, 0, 4, 4)], &style, 0);
+        let on = |x: u32, y: u32| img.get_pixel(x, y)[3] == 255;
+        for y in 0..10 {
+            for x in 0..12 {
+                let ring = |x0: i64, y0: i64, x1: i64, y1: i64| {
+                    let (x, y) = (i64::from(x), i64::from(y));
+                    let outer = x >= x0 - 2 && x <= x1 + 2 && y >= y0 - 2 && y <= y1 + 2;
+                    outer && !(x >= x0 && x <= x1 && y >= y0 && y <= y1)
+                };
+                let want = ring(3, 3, 5, 4) || ring(10, 0, 13, 3);
+                assert_eq!(on(x, y), want, "({x}, {y})");
+            }
+        }
     }
 
     #[test]

@@ -120,6 +120,13 @@ pub fn compute<P: Plane>(a: &P, b: &P, tiles: &Tiles, kind: MapKind) -> Ssim {
 /// Separable filter with kernel `k`: `rows` output rows of width `bw`, where input
 /// row `i` (of `rows + 2r`, each `bw + 2r` wide) is produced by `input(i, row)`.
 /// Each output sums its taps in kernel order, as a direct convolution does.
+///
+/// Kept hand-written (hot path; imageproc is not within 10 %): the five windowed
+/// moments of every segment of a 1080p pair took 601.4 M instructions here and
+/// 3258 M with imageproc's `separable_filter_equal` (callgrind, bit-identical
+/// values). imageproc needs each product plane (a², b², ab) built first and filters
+/// the margins too, as it has no "valid" mode, and it filters pixel by pixel where
+/// this loop runs along whole rows.
 fn filter(
     k: &[f32],
     bw: usize,

@@ -203,17 +203,16 @@ fn resnet50_fixture(dir: &Path) -> ModelSpec {
 fn resnet50_path_exposes_layer2_layer3_and_pooled_at_any_size() {
     let dir = tempfile::tempdir().unwrap();
     let bb = Backbone::open(resnet50_fixture(dir.path()), &runtime()).unwrap();
-    let input = vec![0.1f32; 2 * 3 * 96 * 160];
-    let out = bb.run(input, 2, 96, 160).unwrap();
-    assert_eq!(out.pooled.len(), 2);
-    assert_eq!(out.pooled[0].len(), 2048);
+    let input = ndarray::Array4::from_elem((2, 3, 96, 160), 0.1f32);
+    let out = bb.run(input).unwrap();
+    assert_eq!(out.pooled.dim(), (2, 2048));
     let shapes: Vec<_> = out
         .features
         .iter()
-        .map(|f| (f.stride, f.c, f.h, f.w))
+        .map(|f| (f.stride, f.data.dim()))
         .collect();
-    assert_eq!(shapes, [(8, 512, 12, 20), (16, 1024, 6, 10)]);
-    assert_eq!(out.logits.as_ref().map(|l| l[0].len()), Some(1000));
+    assert_eq!(shapes, [(8, (2, 512, 12, 20)), (16, (2, 1024, 6, 10))]);
+    assert_eq!(out.logits.as_ref().map(|l| l.ncols()), Some(1000));
     // The whole pipeline on a non-224, non-square pair.
     let a = open(&fixture("two-changes-far-a.png"));
     let b = open(&fixture("two-changes-far-b.png"));

@@ -10,6 +10,9 @@ use super::manifest::ModelSpec;
 #[cfg(feature = "deep")]
 use crate::error::Hint;
 use crate::error::{Error, Result};
+use ndarray::{Array2, Array4, ArrayView3, Axis};
+#[cfg(feature = "deep")]
+use ndarray::{ArrayD, Ix4};
 #[cfg(feature = "deep")]
 use ort::session::builder::GraphOptimizationLevel;
 #[cfg(feature = "deep")]
@@ -62,34 +65,30 @@ fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
     })
 }
 
-/// One feature-map output for a batch: `[n, c, h, w]`, row-major.
+/// One feature-map output for a batch.
 #[derive(Debug, Clone)]
 pub struct FeatureMap {
     pub stride: u32,
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub data: Vec<f32>,
+    /// `[n, c, h, w]`.
+    pub data: Array4<f32>,
 }
 
 impl FeatureMap {
     /// The `[c, h, w]` block of batch item `i`.
-    pub fn item(&self, i: usize) -> &[f32] {
-        let len = self.c * self.h * self.w;
-        &self.data[i * len..(i + 1) * len]
+    pub fn item(&self, i: usize) -> ArrayView3<'_, f32> {
+        self.data.index_axis(Axis(0), i)
     }
 }
 
 /// What a batch run yields.
 #[derive(Debug, Clone)]
 pub struct Outputs {
-    /// One pooled embedding per batch item.
-    pub pooled: Vec<Vec<f32>>,
+    /// The pooled embeddings, one row per batch item.
+    pub pooled: Array2<f32>,
     /// The manifest's feature maps, in its order.
     pub features: Vec<FeatureMap>,
-    /// Class scores per batch item, when the manifest names a logits output.
-    pub logits: Option<Vec<Vec<f32>>>,
+    /// Class scores, one row per batch item, when the manifest names a logits output.
+    pub logits: Option<Array2<f32>>,
 }
 
 /// A pretrained CNN backbone: the checked manifest and one ONNX Runtime session,
@@ -123,7 +122,7 @@ impl Backbone {
     }
 
     /// Runs a batch (never called: no backbone exists).
-    pub fn run(&self, _input: Vec<f32>, _n: usize, _h: usize, _w: usize) -> Result<Outputs> {
+    pub fn run(&self, _input: Array4<f32>) -> Result<Outputs> {
         match *self {}
     }
 }
@@ -190,65 +189,68 @@ impl Backbone {
         &self.spec
     }
 
-    /// Runs `n` images (`[n, 3, h, w]`, already normalised) and returns the pooled
+    /// Runs a batch (`[n, 3, h, w]`, already normalised) and returns the pooled
     /// embeddings and feature maps, shape-checked against the manifest.
-    pub fn run(&self, input: Vec<f32>, n: usize, h: usize, w: usize) -> Result<Outputs> {
+    pub fn run(&self, input: Array4<f32>) -> Result<Outputs> {
         let err = |problem: String| Error::model(self.spec.model_path(), problem, Hint::None);
-        let tensor = Tensor::from_array(([n, 3, h, w], input))
+        let (n, _, h, w) = input.dim();
+        let tensor = Tensor::from_array(input)
             .map_err(|e| err(format!("cannot build the input tensor: {}", first_line(&e))))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session
             .run(ort::inputs![self.spec.input.as_str() => tensor])
             .map_err(|e| err(format!("inference failed: {}", first_line(&e))))?;
-        let extract = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
+        let extract = |name: &str| -> Result<ArrayD<f32>> {
             let value = outputs
                 .get(name)
                 .ok_or_else(|| err(format!("the model gave no output `{name}`")))?;
-            let (shape, data) = value
-                .try_extract_tensor::<f32>()
+            let array = value
+                .try_extract_array::<f32>()
                 .map_err(|e| err(format!("output `{name}`: {}", first_line(&e))))?;
-            let dims = shape.iter().map(|&d| d.max(0) as usize).collect();
-            Ok((dims, data.to_vec()))
+            Ok(array.to_owned())
         };
-        let (pshape, pdata) = extract(&self.spec.pooled)?;
-        let dim: usize = pshape.iter().skip(1).product();
-        if pshape.first() != Some(&n) || dim == 0 {
-            return Err(err(format!(
-                "pooled output `{}` has shape {pshape:?}, expected [{n}, D, ...]",
-                self.spec.pooled
-            )));
-        }
-        let pooled = pdata.chunks(dim).map(<[f32]>::to_vec).collect();
+        // `[n, ...]` as `n` rows (`None` for a scalar).
+        let rows = |a: ArrayD<f32>| -> Option<Array2<f32>> {
+            let (&first, rest) = a.shape().split_first()?;
+            let dim = rest.iter().product::<usize>();
+            a.into_shape_with_order((first, dim)).ok()
+        };
+        let pooled = extract(&self.spec.pooled)?;
+        let pshape = pooled.shape().to_vec();
+        let pooled = rows(pooled)
+            .filter(|p| p.nrows() == n && p.ncols() > 0)
+            .ok_or_else(|| {
+                err(format!(
+                    "pooled output `{}` has shape {pshape:?}, expected [{n}, D, ...]",
+                    self.spec.pooled
+                ))
+            })?;
         let mut features = Vec::new();
         for f in &self.spec.features {
-            let (shape, data) = extract(&f.name)?;
+            let data = extract(&f.name)?;
             let want = [
                 n,
                 f.channels,
                 h.div_ceil(f.stride as usize),
                 w.div_ceil(f.stride as usize),
             ];
-            if shape != want {
+            if data.shape() != want {
                 return Err(err(format!(
-                    "feature output `{}` has shape {shape:?}, expected {want:?} (stride {})",
-                    f.name, f.stride
+                    "feature output `{}` has shape {:?}, expected {want:?} (stride {})",
+                    f.name,
+                    data.shape(),
+                    f.stride
                 )));
             }
             features.push(FeatureMap {
                 stride: f.stride,
-                n,
-                c: want[1],
-                h: want[2],
-                w: want[3],
-                data,
+                data: data
+                    .into_dimensionality::<Ix4>()
+                    .expect("a checked 4-D shape"),
             });
         }
         let logits = match &self.spec.logits {
-            Some(name) if outputs.get(name.as_str()).is_some() => {
-                let (shape, data) = extract(name)?;
-                let classes: usize = shape.iter().skip(1).product();
-                Some(data.chunks(classes.max(1)).map(<[f32]>::to_vec).collect())
-            }
+            Some(name) if outputs.get(name.as_str()).is_some() => rows(extract(name)?),
             _ => None,
         };
         Ok(Outputs {
