@@ -19,6 +19,7 @@
 // The pipeline's stages, in the order data flows through them. Internal: what a caller
 // needs is re-exported below.
 pub(crate) mod align;
+pub(crate) mod cancel;
 pub(crate) mod color;
 pub(crate) mod compare;
 pub(crate) mod fill;
@@ -41,8 +42,9 @@ pub mod render;
 pub mod report;
 
 pub use align::Alignment;
+pub use cancel::{Cancel, CancelOnDrop};
 pub use color::luma601;
-pub use compare::{compare, compare_with, Comparison, Timings};
+pub use compare::{compare, compare_cancellable, compare_with, Comparison, Timings};
 pub use deep::Backbone;
 pub use error::{Error, ErrorKind, Hint, IoOp, LimitKind, Result};
 pub use load::{decode, load, Image, ImageInfo};
