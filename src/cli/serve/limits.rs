@@ -35,6 +35,7 @@ impl Config {
         Limits {
             max_pixels: self.max_pixels,
             max_file_bytes: self.max_upload_bytes as u64,
+            ..Limits::default()
         }
     }
 }
