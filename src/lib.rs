@@ -37,6 +37,7 @@ pub mod deep;
 pub mod error;
 #[cfg(feature = "eval")]
 pub mod eval;
+pub mod multipart;
 pub mod rank;
 pub mod render;
 pub mod report;
