@@ -236,39 +236,37 @@ pub fn decode_cancellable(
     decoder.set_limits(decoder_limits).map_err(image_err)?;
     let color = decoder.color_type();
     let rgba_bytes = pixels.saturating_mul(4);
-    let mut buf = alloc(path, rgba_bytes, (w, h))?;
-    let opaque = match color {
-        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-            // Decoded straight into the RGBA buffer and widened in place: no second
-            // full-size copy.
-            let c = usize::from(color.channel_count());
-            let n = pixels * c;
-            decoder.read_image(&mut buf[..n]).map_err(image_err)?;
-            widen_in_place(&mut buf, pixels, c);
-            !color.has_alpha()
-        }
-        ColorType::L16
-        | ColorType::La16
-        | ColorType::Rgb16
-        | ColorType::Rgba16
-        | ColorType::Rgb32F
-        | ColorType::Rgba32F => {
-            let n = usize::try_from(total).unwrap_or(usize::MAX);
-            let mut wide = alloc(path, n, (w, h))?;
-            decoder.read_image(&mut wide).map_err(image_err)?;
-            narrow(&wide, color, &mut buf);
-            !color.has_alpha()
-        }
-        other => {
-            return Err(Error::decode(
-                path,
-                format!(
-                    "{} images with {other:?} pixels are not supported",
-                    format_name(format)
-                ),
-            ))
-        }
-    };
+    let supported = matches!(
+        color,
+        ColorType::L8
+            | ColorType::La8
+            | ColorType::Rgb8
+            | ColorType::Rgba8
+            | ColorType::L16
+            | ColorType::La16
+            | ColorType::Rgb16
+            | ColorType::Rgba16
+            | ColorType::Rgb32F
+            | ColorType::Rgba32F
+    );
+    if !supported {
+        return Err(Error::decode(
+            path,
+            format!(
+                "{} images with {color:?} pixels are not supported",
+                format_name(format)
+            ),
+        ));
+    }
+    // One buffer, the larger of the decoded and the RGBA size: the decoder fills its
+    // start, the samples are converted to RGBA in place, the rest is given back.
+    let decoded = usize::try_from(total).unwrap_or(usize::MAX);
+    let mut buf = alloc(path, decoded.max(rgba_bytes), (w, h))?;
+    decoder.read_image(&mut buf[..decoded]).map_err(image_err)?;
+    to_rgba_in_place(&mut buf, pixels, color);
+    buf.truncate(rgba_bytes);
+    buf.shrink_to_fit();
+    let opaque = !color.has_alpha();
     cancel.check("decode")?;
     let rgba = RgbaImage::from_raw(w, h, buf).expect("buffer sized to the image");
     let rgba = orient(path, rgba, orientation)?;
@@ -373,10 +371,12 @@ fn open<'a>(
     }
     // The JPEG decoder fills in whatever is missing from a truncated file, without an
     // error; a cut-off JPEG would then be compared as if its lost part were gray.
-    if format == ImageFormat::Jpeg && jpeg_is_complete(bytes) == Some(false) {
-        return Err(decode_err(
-            "corrupt or truncated JPEG file: the image data has no end (EOI marker)".into(),
-        ));
+    if format == ImageFormat::Jpeg {
+        if let Err(problem) = jpeg_layout(bytes) {
+            return Err(decode_err(format!(
+                "corrupt or truncated JPEG file: {problem}"
+            )));
+        }
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let (width, height) = match orientation {
@@ -416,70 +416,53 @@ fn alloc(path: &Path, n: usize, (w, h): (u32, u32)) -> Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Widens `pixels` pixels of `c` channels (1 gray, 2 gray + alpha, 3 RGB), packed at
-/// the start of `buf`, to RGBA in place. From the end, a block at a time through a
-/// small buffer: a widened block lies past its source, but may overlap the part of it
-/// not yet read.
-fn widen_in_place(buf: &mut [u8], pixels: usize, c: usize) {
-    if c == 4 {
-        return;
-    }
-    const BLOCK: usize = 1024;
-    let mut tmp = [0u8; BLOCK * 3];
-    let mut end = pixels;
-    while end > 0 {
-        let start = end.saturating_sub(BLOCK);
-        let src = &mut tmp[..(end - start) * c];
-        src.copy_from_slice(&buf[start * c..end * c]);
-        let dst = buf[start * 4..end * 4].chunks_exact_mut(4);
-        match c {
-            1 => dst
-                .zip(src.iter())
-                .for_each(|(d, &v)| d.copy_from_slice(&[v, v, v, 255])),
-            2 => dst
-                .zip(src.chunks_exact(2))
-                .for_each(|(d, s)| d.copy_from_slice(&[s[0], s[0], s[0], s[1]])),
-            _ => dst
-                .zip(src.chunks_exact(3))
-                .for_each(|(d, s)| d.copy_from_slice(&[s[0], s[1], s[2], 255])),
-        }
-        end = start;
-    }
-}
-
-/// 16-bit or float samples (native byte order, as decoders give them) to 8-bit RGBA,
-/// rounded as the `image` crate converts them.
-fn narrow(wide: &[u8], color: ColorType, out: &mut [u8]) {
+/// Converts `pixels` pixels of `color`, packed at the start of `buf` as the decoder
+/// left them, to 8-bit RGBA at the start of `buf`. Where a pixel takes fewer than 4
+/// bytes, from the end (a converted pixel lies past its source, and past the sources
+/// not yet read); otherwise from the start (it lies before them).
+fn to_rgba_in_place(buf: &mut [u8], pixels: usize, color: ColorType) {
     let c = usize::from(color.channel_count());
+    let bpp = usize::from(color.bytes_per_pixel());
     let float = matches!(color, ColorType::Rgb32F | ColorType::Rgba32F);
-    let size = if float { 4 } else { 2 };
+    let size = bpp / c;
+    // One sample to 8 bits, rounded as the `image` crate converts.
     let sample = |s: &[u8]| -> u8 {
-        if float {
-            let f = f32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
-            // As `image` normalises: NaN and above 1 are 1, below 0 is 0.
-            let f = if f.is_nan() || f >= 1.0 {
-                1.0
-            } else {
-                f.max(0.0)
-            };
-            (f * 255.0).round() as u8
-        } else {
-            let v = u32::from(u16::from_ne_bytes([s[0], s[1]]));
-            ((v + 128) / 257) as u8
+        match size {
+            1 => s[0],
+            2 => {
+                let v = u32::from(u16::from_ne_bytes([s[0], s[1]]));
+                ((v + 128) / 257) as u8
+            }
+            _ => {
+                debug_assert!(float);
+                let f = f32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
+                // NaN and above 1 are 1, below 0 is 0.
+                let f = if f.is_nan() || f >= 1.0 {
+                    1.0
+                } else {
+                    f.max(0.0)
+                };
+                (f * 255.0).round() as u8
+            }
         }
     };
-    for (d, px) in out.chunks_exact_mut(4).zip(wide.chunks_exact(c * size)) {
+    let convert = |buf: &mut [u8], i: usize| {
         let mut v = [0u8; 4];
-        for (o, s) in v.iter_mut().zip(px.chunks_exact(size)) {
-            *o = sample(s);
+        for (k, o) in v.iter_mut().enumerate().take(c) {
+            *o = sample(&buf[i * bpp + k * size..]);
         }
         let rgba = match c {
             1 => [v[0], v[0], v[0], 255],
             2 => [v[0], v[0], v[0], v[1]],
             3 => [v[0], v[1], v[2], 255],
-            _ => [v[0], v[1], v[2], v[3]],
+            _ => v,
         };
-        d.copy_from_slice(&rgba);
+        buf[i * 4..i * 4 + 4].copy_from_slice(&rgba);
+    };
+    match bpp {
+        4 if c == 4 => {}
+        0..=3 => (0..pixels).rev().for_each(|i| convert(buf, i)),
+        _ => (0..pixels).for_each(|i| convert(buf, i)),
     }
 }
 
@@ -577,28 +560,75 @@ impl Seek for Source<'_> {
     }
 }
 
-/// Walks a JPEG's marker segments to the first scan and looks for the end-of-image
-/// marker after it (inside entropy-coded data 0xFF is always followed by 0x00 or a
-/// restart marker, so FF D9 there is the end). `None` when the layout is not what is
-/// expected: then the decoder decides.
-fn jpeg_is_complete(b: &[u8]) -> Option<bool> {
+/// Walks a JPEG's marker segments to the first scan and checks the image data after
+/// it: it must end (the end-of-image marker: inside entropy-coded data 0xFF is always
+/// followed by 0x00 or a restart marker, so FF D9 there is the end), and, for a
+/// baseline or extended sequential Huffman frame, it must be long enough for the frame
+/// (every 8×8 block of every component takes at least 2 bits: a DC code and an
+/// end-of-block code). A 1 KB file whose header claims millions of pixels would
+/// otherwise decode, the decoder filling in what is missing, and be compared as if it
+/// were a picture. `Ok` too when the layout is not what is expected: then the decoder
+/// decides.
+fn jpeg_layout(b: &[u8]) -> std::result::Result<(), String> {
     let mut i = 2; // after SOI
+    let mut least: Option<(u64, u16, u16)> = None;
     while i + 1 < b.len() {
         if b[i] != 0xFF {
-            return None;
+            return Ok(());
         }
         match b[i + 1] {
             0xFF => i += 1,               // fill byte
             0x01 | 0xD0..=0xD7 => i += 2, // markers without a length
-            0xDA => return Some(b[i..].windows(2).any(|w| w == [0xFF, 0xD9])),
-            _ if i + 3 < b.len() => {
-                let len = u16::from_be_bytes([b[i + 2], b[i + 3]]);
-                i += 2 + usize::from(len);
+            0xDA => {
+                let Some(end) = b[i..].windows(2).position(|w| w == [0xFF, 0xD9]) else {
+                    return Err("the image data has no end (EOI marker)".into());
+                };
+                if let Some((bytes, w, h)) = least {
+                    if (end as u64) < bytes {
+                        return Err(format!(
+                            "its image data ({end} bytes) is too short for a {w}x{h} image (at least {bytes} bytes)"
+                        ));
+                    }
+                }
+                return Ok(());
+            }
+            m if i + 3 < b.len() => {
+                let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+                if matches!(m, 0xC0 | 0xC1) {
+                    least = b.get(i + 4..i + 2 + len).and_then(baseline_least_bytes);
+                }
+                i += 2 + len;
             }
             _ => break,
         }
     }
-    Some(false)
+    Err("the image data has no end (EOI marker)".into())
+}
+
+/// The fewest bytes of entropy-coded data a sequential Huffman frame can have (2 bits
+/// per block), with the frame's size; from the SOF0/SOF1 segment after its length.
+/// `None` if the segment is malformed.
+fn baseline_least_bytes(sof: &[u8]) -> Option<(u64, u16, u16)> {
+    let h = u16::from_be_bytes([*sof.get(1)?, *sof.get(2)?]);
+    let w = u16::from_be_bytes([*sof.get(3)?, *sof.get(4)?]);
+    let n = usize::from(*sof.get(5)?);
+    let comps = sof.get(6..6 + 3 * n)?;
+    let factors: Vec<(u64, u64)> = comps
+        .chunks_exact(3)
+        .map(|c| (u64::from(c[1] >> 4), u64::from(c[1] & 15)))
+        .collect();
+    let hmax = factors.iter().map(|f| f.0).max()?.max(1);
+    let vmax = factors.iter().map(|f| f.1).max()?.max(1);
+    let (w64, h64) = (u64::from(w), u64::from(h));
+    let blocks: u64 = factors
+        .iter()
+        .map(|&(hf, vf)| {
+            let cw = (w64 * hf).div_ceil(hmax);
+            let ch = (h64 * vf).div_ceil(vmax);
+            cw.div_ceil(8) * ch.div_ceil(8)
+        })
+        .sum();
+    Some((blocks / 4, w, h))
 }
 
 fn format_name(f: ImageFormat) -> &'static str {
@@ -645,5 +675,86 @@ fn io_problem(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{DynamicImage, ImageBuffer};
+
+    /// A small picture with every channel varying, in `color`'s layout.
+    fn sample(color: ColorType) -> DynamicImage {
+        let rgba = RgbaImage::from_fn(7, 5, |x, y| {
+            image::Rgba([
+                (x * 37) as u8,
+                (y * 51) as u8,
+                (x * y * 13) as u8,
+                (255 - x * 20) as u8,
+            ])
+        });
+        let img = DynamicImage::ImageRgba8(rgba);
+        match color {
+            ColorType::L8 => img.to_luma8().into(),
+            ColorType::La8 => img.to_luma_alpha8().into(),
+            ColorType::Rgb8 => img.to_rgb8().into(),
+            ColorType::L16 => img.to_luma16().into(),
+            ColorType::La16 => img.to_luma_alpha16().into(),
+            ColorType::Rgb16 => img.to_rgb16().into(),
+            ColorType::Rgba16 => img.to_rgba16().into(),
+            ColorType::Rgb32F => {
+                // Out-of-range and NaN samples too: they clamp as `image` clamps them.
+                let mut f = img.to_rgb32f();
+                f.put_pixel(0, 0, image::Rgb([-0.5, 1.5, f32::NAN]));
+                f.into()
+            }
+            ColorType::Rgba32F => img.to_rgba32f().into(),
+            _ => img,
+        }
+    }
+
+    #[test]
+    fn every_layout_is_converted_in_place_as_image_converts_it() {
+        for color in [
+            ColorType::L8,
+            ColorType::La8,
+            ColorType::Rgb8,
+            ColorType::Rgba8,
+            ColorType::L16,
+            ColorType::La16,
+            ColorType::Rgb16,
+            ColorType::Rgba16,
+            ColorType::Rgb32F,
+            ColorType::Rgba32F,
+        ] {
+            let img = sample(color);
+            assert_eq!(img.color(), color);
+            let raw = img.as_bytes();
+            let pixels = (img.width() * img.height()) as usize;
+            let mut buf = vec![0u8; raw.len().max(pixels * 4)];
+            buf[..raw.len()].copy_from_slice(raw);
+            to_rgba_in_place(&mut buf, pixels, color);
+            let expect: ImageBuffer<image::Rgba<u8>, Vec<u8>> = img.to_rgba8();
+            assert_eq!(&buf[..pixels * 4], expect.as_raw().as_slice(), "{color:?}");
+        }
+    }
+
+    #[test]
+    fn sixteen_bit_files_decode_to_what_image_gives() {
+        for color in [
+            ColorType::L16,
+            ColorType::Rgb16,
+            ColorType::Rgba16,
+            ColorType::La16,
+        ] {
+            let img = sample(color);
+            let mut png = Vec::new();
+            img.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+                .unwrap();
+            let ours = decode(Path::new("x.png"), &png, &Limits::default()).unwrap();
+            let theirs = image::load_from_memory(&png).unwrap().to_rgba8();
+            assert_eq!(ours.rgba, theirs, "{color:?}");
+            assert_eq!(ours.has_alpha, color.has_alpha(), "{color:?}");
+        }
     }
 }

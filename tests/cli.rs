@@ -667,8 +667,10 @@ fn run_limited(kib: u64, args: &[&OsStr]) -> Run {
     }
 }
 
-/// A small baseline JPEG whose frame header (SOF0) is rewritten to claim `w × h`.
-fn jpeg_claiming(dir: &Path, w: u16, h: u16) -> PathBuf {
+/// A small baseline JPEG whose frame header (SOF0) is rewritten to claim `w × h`;
+/// with `progressive`, also marked progressive (SOF2), for which the length of the
+/// image data says nothing about the frame's size.
+fn jpeg_claiming(dir: &Path, w: u16, h: u16, progressive: bool) -> PathBuf {
     let p = dir.join("small.jpg");
     save(&noise(16, 16), &p);
     let mut bytes = std::fs::read(&p).unwrap();
@@ -679,11 +681,14 @@ fn jpeg_claiming(dir: &Path, w: u16, h: u16) -> PathBuf {
         if bytes[i + 1] == 0xC0 {
             bytes[i + 5..i + 7].copy_from_slice(&h.to_be_bytes());
             bytes[i + 7..i + 9].copy_from_slice(&w.to_be_bytes());
+            if progressive {
+                bytes[i + 1] = 0xC2;
+            }
             break;
         }
         i += 2 + len;
     }
-    let out = dir.join(format!("claims-{w}x{h}.jpg"));
+    let out = dir.join(format!("claims-{w}x{h}-{progressive}.jpg"));
     std::fs::write(&out, bytes).unwrap();
     out
 }
@@ -708,11 +713,11 @@ fn pipes_and_devices_are_not_regular_files() {
 
 #[test]
 fn sizes_are_compared_from_the_headers_before_decoding() {
-    // A 1 KB JPEG claiming 10000 x 10000 against a 64 x 64 PNG: decoding it would take
+    // A 1 KB file claiming 10000 x 10000 against a 64 x 64 PNG: decoding it would take
     // 400 MB; the headers alone say the sizes differ. Under a 250 MB address-space
     // limit, only the header check can answer "differ in size".
     let dir = tmp();
-    let claim = jpeg_claiming(dir.path(), 10_000, 10_000);
+    let claim = jpeg_claiming(dir.path(), 10_000, 10_000, true);
     let good = dir.path().join("good.png");
     save(&picture(64, 64), &good);
     for (a, b) in [(&claim, &good), (&good, &claim)] {
@@ -764,6 +769,25 @@ fn sizes_are_compared_from_the_headers_before_decoding() {
 }
 
 #[test]
+fn a_baseline_jpeg_too_short_for_its_frame_is_corrupt() {
+    // 1 KB of JPEG whose frame claims 255 x 32832 (8.4 million pixels): the decoder
+    // would fill in all it lacks, and comparing the result costs seconds. A sequential
+    // JPEG needs at least 2 bits per 8 x 8 block, so the header alone says it is cut.
+    let dir = tmp();
+    let tall = jpeg_claiming(dir.path(), 255, 32_832, false);
+    let r = assert_input_refused(&tall);
+    assert!(
+        r.stderr.contains("too short for a 255x32832 image"),
+        "{}",
+        r.stderr
+    );
+    // A real JPEG passes.
+    let real = dir.path().join("real.jpg");
+    save(&noise(300, 200), &real);
+    assert_eq!(compare(&real, &real, &[]).code, 0);
+}
+
+#[test]
 fn a_bomb_with_a_huge_max_pixels_is_one_line_not_an_abort() {
     // The pixel limit raised as its error suggests, on a machine (here: an address
     // space of 1 GB) without the 40 GB the image needs: one line, exit 2, no abort.
@@ -771,7 +795,7 @@ fn a_bomb_with_a_huge_max_pixels_is_one_line_not_an_abort() {
     let bomb = dir.path().join("bomb.png");
     let empty_zlib = [0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
     std::fs::write(&bomb, crafted_png(100_000, 100_000, &empty_zlib)).unwrap();
-    let claim = jpeg_claiming(dir.path(), 60_000, 60_000);
+    let claim = jpeg_claiming(dir.path(), 60_000, 60_000, true);
     for bad in [&bomb, &claim] {
         let r = run_limited(
             1_000_000,
