@@ -152,6 +152,15 @@ pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<Part>, FormError> {
 /// The name, file name and content type from one part's header lines.
 fn part_headers(raw: &[u8]) -> Result<Part, FormError> {
     let text = std::str::from_utf8(raw).map_err(|_| bad("a part's headers are not UTF-8"))?;
+    // Header lines end only in CRLF: a lone CR or LF (or another control character)
+    // inside one would end up in a field name.
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\r' && c != '\n')
+        || text.split("\r\n").any(|l| l.contains(['\r', '\n']))
+    {
+        return Err(bad("a part's headers hold a control character"));
+    }
     let mut name = None;
     let mut file_name = None;
     let mut content_type = None;
@@ -309,6 +318,10 @@ mod tests {
             "B0undary"
         )
         .is_err());
+        // (Found by fuzzing: a lone LF inside a header line put a line break in a name.)
+        let lf =
+            b"--B0undary\r\nContent-Disposition: form-data; name=\"a\nb\"\r\n\r\nv\r\n--B0undary--";
+        assert!(parse(lf, "B0undary").unwrap_err().0.contains("control"));
         let many: Vec<(&str, Option<&str>, &[u8])> = vec![("f", None, b"1"); MAX_PARTS + 1];
         assert!(parse(&form(&many), "B0undary")
             .unwrap_err()

@@ -138,7 +138,13 @@ impl FormArgs {
         let mut argv = Vec::new();
         for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             if !known.contains(name) {
-                return Err(format!("unknown field `{name}`"));
+                return Err(format!("unknown field `{}`", name.escape_debug()));
+            }
+            // Every value is one line (and so is every error that quotes it).
+            if value.chars().any(char::is_control) {
+                return Err(format!(
+                    "field `{name}`: the value holds a control character"
+                ));
             }
             let one = [format!("--{}", name.replace('_', "-")), value.clone()];
             if let Err(e) = FormArgs::try_parse_from(&one) {
@@ -219,9 +225,11 @@ mod tests {
             ("thickness", "0"),
             ("fill_opacity", "2"),
             ("colour", "#fff"),
+            ("threshold", "5\n6"),
+            ("bad\nname", "1"),
         ] {
             let e = FormArgs::parse(&[(name.to_string(), value.to_string())]).unwrap_err();
-            assert!(e.contains(name), "{e}");
+            assert!(e.contains(&*name.escape_debug().to_string()), "{e}");
             assert!(!e.contains('\n'), "{e}");
         }
     }

@@ -35,9 +35,12 @@ pub struct Job {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Reads the body into memory: at most `config.max_upload_bytes`, within the upload
-/// budget (the buffer's size is reserved before it grows), and with no silence longer
-/// than the idle timeout (408). A refused upload is read and dropped for a bounded
-/// time before the answer, so the client is not cut off mid-send.
+/// budget (what has arrived is reserved, 64 KiB at a time, before it is stored), and
+/// with no silence longer than the idle timeout (408). An announced length only sizes
+/// the buffer's address space, which costs no memory until written: a client that
+/// announces much and sends little holds only what it sent. A refused upload is read
+/// and dropped for a bounded time before the answer, so the client is not cut off
+/// mid-send.
 async fn read_body(
     body: Body,
     content_length: Option<u64>,
@@ -58,9 +61,6 @@ async fn read_body(
         if n > cap {
             return refuse(ApiError::too_large(cap), body).await;
         }
-        if let Err(e) = budget.grow(&mut reservation, n) {
-            return refuse(e, body).await;
-        }
         if buf.try_reserve_exact(n).is_err() {
             return refuse(out_of_memory(), body).await;
         }
@@ -77,12 +77,11 @@ async fn read_body(
         if len > cap {
             return refuse(ApiError::too_large(cap), body).await;
         }
+        if let Err(e) = budget.grow(&mut reservation, len.next_multiple_of(64 << 10)) {
+            return refuse(e, body).await;
+        }
         if len > buf.capacity() {
-            // Grow as a vector would, but reserve the memory from the budget first.
             let want = (buf.capacity() * 2).max(len).max(64 << 10).min(cap);
-            if let Err(e) = budget.grow(&mut reservation, want) {
-                return refuse(e, body).await;
-            }
             if buf.try_reserve_exact(want - buf.len()).is_err() {
                 return refuse(out_of_memory(), body).await;
             }
@@ -255,7 +254,8 @@ fn add_pictures(value: &str, pictures: &mut Vec<Picture>) -> Result<(), ApiError
             "none" => {}
             _ => pictures.push(Picture::parse(p).ok_or_else(|| {
                 ApiError::bad(format!(
-                    "field `pictures`: `{value}` is not a list of pictures from {}",
+                    "field `pictures`: `{}` is not a list of pictures from {}",
+                    value.escape_debug(),
                     super::picture_names("")
                 ))
             })?),
