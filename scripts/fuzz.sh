@@ -41,9 +41,11 @@ for t in "${targets[@]}"; do
     log="../out/fuzz/$t.log"
     before=$(find "artifacts/$t" -type f | wc -l)
     rc=0
+    t0=$(date +%s)
     nice -n 15 cargo +nightly fuzz run -s "$sanitizer" --release "$t" "$work" "corpus/$t" -- \
         -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
         -jobs="$jobs" -workers="$jobs" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    took=$(($(date +%s) - t0))
     execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
     rate=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
     rss=$(grep -ao 'stat::peak_rss_mb: *[0-9]*' "$log" | awk '{m = ($2 > m ? $2 : m)} END {print m + 0}')
@@ -52,7 +54,7 @@ for t in "${targets[@]}"; do
     new=$((after - before))
     total=$((total + execs))
     [ "$new" -eq 0 ] && [ "$rc" -eq 0 ] || crashed=$((crashed + 1))
-    echo "$t: $execs executions in $secs s ($rate/s), corpus $corpus inputs, peak RSS $rss MB, new crash inputs $new, exit $rc"
+    echo "$t: $execs executions in $took s ($rate/s), corpus $corpus inputs, peak RSS $rss MB, new crash inputs $new, exit $rc"
 done
 echo "total: $total executions over ${#targets[@]} targets; targets with a crash: $crashed"
 [ "$crashed" -eq 0 ]

@@ -844,8 +844,8 @@ fn a_stalled_upload_gets_408_and_a_slow_one_408_at_the_time_limit() {
 #[test]
 fn uploads_beyond_the_memory_budget_get_503_with_retry_after() {
     let s = Server::start(&["--max-upload-mb", "4", "--upload-budget-mb", "4"]);
-    // One upload announces 3 MiB and sends 2.5 MiB of it: what it sent is taken from
-    // the budget.
+    // One upload announces 3 MiB and sends 2.5 MiB of it: the 3 MiB are taken from the
+    // budget.
     let mut holder = s.connect();
     holder.write_all(&post_head(3 << 20)).unwrap();
     holder.write_all(&vec![b'-'; 5 << 19]).unwrap();

@@ -35,12 +35,12 @@ pub struct Job {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Reads the body into memory: at most `config.max_upload_bytes`, within the upload
-/// budget (what has arrived is reserved, 64 KiB at a time, before it is stored), and
-/// with no silence longer than the idle timeout (408). An announced length only sizes
-/// the buffer's address space, which costs no memory until written: a client that
-/// announces much and sends little holds only what it sent. A refused upload is read
-/// and dropped for a bounded time before the answer, so the client is not cut off
-/// mid-send.
+/// budget, and with no silence longer than the idle timeout (408). An announced length
+/// is reserved from the budget before anything is read, so that in a burst the uploads
+/// that fit are admitted whole and the others are refused at once (rather than all
+/// growing together until none can finish); a body without one reserves what has
+/// arrived, 64 KiB at a time. A refused upload is read and dropped for a bounded time
+/// before the answer, so the client is not cut off mid-send.
 async fn read_body(
     body: Body,
     content_length: Option<u64>,
@@ -60,6 +60,9 @@ async fn read_body(
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         if n > cap {
             return refuse(ApiError::too_large(cap), body).await;
+        }
+        if let Err(e) = budget.grow(&mut reservation, n) {
+            return refuse(e, body).await;
         }
         if buf.try_reserve_exact(n).is_err() {
             return refuse(out_of_memory(), body).await;

@@ -54,9 +54,9 @@ impl Config {
     }
 }
 
-/// The memory budget of upload bodies in flight, in KiB: a body reserves what has
-/// arrived before storing it, and gives it back when its request has decoded the
-/// images (or failed). A reservation the budget cannot cover is refused at once (503
+/// The memory budget of upload bodies in flight, in KiB: a body reserves its announced
+/// length (or, without one, what has arrived) before storing it, and gives it back
+/// when its request has decoded the images (or failed). A reservation the budget cannot cover is refused at once (503
 /// with Retry-After), never waited for.
 pub struct Budget {
     kib: Arc<Semaphore>,
