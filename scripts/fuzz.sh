@@ -33,6 +33,8 @@ fi
 mkdir -p out/fuzz
 cd fuzz
 nice cargo +nightly fuzz build -s "$sanitizer" --release
+parallel=()
+[ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
 total=0
 crashed=0
 for t in "${targets[@]}"; do
@@ -44,7 +46,9 @@ for t in "${targets[@]}"; do
     t0=$(date +%s)
     nice -n 15 cargo +nightly fuzz run -s "$sanitizer" --release "$t" "$work" "corpus/$t" -- \
         -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
-        -jobs="$jobs" -workers="$jobs" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+        "${parallel[@]}" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    # With several processes, libFuzzer writes each one's output to fuzz-N.log.
+    [ "$jobs" -gt 1 ] && cat fuzz-*.log >>"$log" && rm -f fuzz-*.log
     took=$(($(date +%s) - t0))
     execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
     rate=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')

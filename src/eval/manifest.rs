@@ -123,7 +123,9 @@ impl Manifest {
 
     /// Parses manifest text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path, root: Option<&Path>) -> Result<Manifest> {
-        let bad = |problem: String| Error::decode(path, problem);
+        // One line, whatever names the manifest holds (a JSON string may hold a line
+        // break: found by fuzzing).
+        let bad = |problem: String| Error::decode(path, escape_controls(&problem));
         let raw: RawManifest =
             serde_json::from_str(text).map_err(|e| bad(format!("not a spotdiff manifest: {e}")))?;
         let (name, own_root, pairs, rankings) = match raw {
@@ -207,6 +209,19 @@ impl Manifest {
     }
 }
 
+/// `text` with its control characters escaped (`\n` for a line break).
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,9 +257,11 @@ mod tests {
             r#"[{"a":"a","b":"b","boxes":[[0,0,0,1]]}]"#,
             r#"[{"a":"a","b":"b","boxes":[],"colour":1}]"#,
             r#"{"pairs":7}"#,
+            "[{\"name\":\"two\\nlines\",\"a\":\"a\",\"b\":\"b\"}]",
         ] {
             let e = Manifest::parse(bad, p, None).unwrap_err().to_string();
             assert!(e.starts_with("/data/set/m.json: "), "{e}");
+            assert!(!e.contains('\n'), "{e}");
         }
     }
 }
