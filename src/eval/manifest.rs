@@ -149,7 +149,11 @@ impl Manifest {
         });
         let mut out = Vec::with_capacity(pairs.len());
         for (i, p) in pairs.into_iter().enumerate() {
-            let pname = p.name.unwrap_or_else(|| format!("pair{}", i + 1));
+            // A blank name is no name (found by fuzzing): pairs are named in reports.
+            let pname = p
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| format!("pair{}", i + 1));
             let expect = match (p.expect, &p.boxes) {
                 (Some(e), _) => e,
                 (None, Some(b)) if b.is_empty() => Expect::Same,
@@ -231,13 +235,14 @@ mod tests {
         let p = Path::new("/data/set/m.json");
         let m = Manifest::parse(
             r#"[{"name":"x","a":"a.png","b":"b.png","boxes":[[1,2,3,4]]},
-                {"a":"c.png","b":"d.png","boxes":[]}]"#,
+                {"name":" ","a":"c.png","b":"d.png","boxes":[]}]"#,
             p,
             None,
         )
         .unwrap();
         assert_eq!(m.pairs[0].expect, Expect::Different);
         assert_eq!(m.pairs[1].expect, Expect::Same);
+        assert_eq!(m.pairs[1].name, "pair2");
         assert_eq!(m.pairs[0].a, Path::new("/data/set/a.png"));
         assert_eq!(m.name, "m");
         let m = Manifest::parse(
