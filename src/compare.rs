@@ -2,6 +2,7 @@
 //! regions → report. Pictures are made afterwards, only on request (`render.rs`).
 
 use crate::align::{align, Alignment};
+use crate::cancel::Cancel;
 use crate::deep::{Backbone, DeepMap};
 use crate::error::{Error, Result};
 use crate::load::Image;
@@ -275,6 +276,32 @@ pub fn compare_with<'a>(
     options: &Options,
     backbone: Option<&Backbone>,
 ) -> Result<Comparison<'a>> {
+    compare_cancellable(a, b, options, backbone, &Cancel::new())
+}
+
+/// [`compare_with`], stopping with [`Error::Cancelled`] soon after `cancel` is
+/// cancelled: the token is checked between the steps (size policy, exact scan, each
+/// change map, deep features, regions, boxes) and inside the long per-tile loops of
+/// the pixel and SSIM maps and the region search, so a comparison stops within about
+/// one tile row's work. (The backbone's run itself is not interrupted.)
+pub fn compare_cancellable<'a>(
+    a: &'a Image,
+    b: &'a Image,
+    options: &Options,
+    backbone: Option<&Backbone>,
+    cancel: &Cancel,
+) -> Result<Comparison<'a>> {
+    crate::cancel::catching(|| run(a, b, options, backbone, cancel))
+}
+
+fn run<'a>(
+    a: &'a Image,
+    b: &'a Image,
+    options: &Options,
+    backbone: Option<&Backbone>,
+    cancel: &Cancel,
+) -> Result<Comparison<'a>> {
+    cancel.check("size policy")?;
     let settings = options.validate()?;
     if settings.method == Method::Deep && backbone.is_none() {
         return Err(Error::option(
@@ -283,6 +310,7 @@ pub fn compare_with<'a>(
         ));
     }
     let backbone = backbone.filter(|_| matches!(settings.method, Method::Deep | Method::Fused));
+    cancel.check("registration")?;
     let mut timings = Timings::default();
     let clock = std::time::Instant::now();
     let Registered {
@@ -305,6 +333,7 @@ pub fn compare_with<'a>(
         None => Cow::Borrowed(ia_full.as_ref()),
     };
     let tiles = Tiles::find(&ia, &ib);
+    cancel.check("change maps")?;
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
     let global = registration.as_ref().map_or_else(Vec::new, global_findings);
 
@@ -324,17 +353,26 @@ pub fn compare_with<'a>(
     let (pixel_map, ssim_result) = if tiles.is_clean() {
         (Map::zeros(w, h), None)
     } else {
-        let (pixel, ssim) = change_maps(&ia, &ib, alpha, &tiles, settings.method, pixel_t, ssim_t);
+        let (pixel, ssim) = change_maps(
+            (&ia, &ib),
+            alpha,
+            &tiles,
+            settings.method,
+            (pixel_t, ssim_t),
+            cancel,
+        )?;
         (pixel, Some(ssim))
     };
     timings.maps_ms = ms(clock.elapsed());
     // The backbone runs after the pixel and SSIM maps, not beside them: ONNX Runtime
     // keeps every core busy on its own. Identical inputs need no run: their features
     // are equal by definition.
+    cancel.check("deep features")?;
     let deep = match backbone {
         Some(bb) if !tiles.is_clean() => Some(crate::deep::deep_map(bb, &ia, &ib)?),
         _ => None,
     };
+    cancel.check("regions")?;
     if let Some(d) = &deep {
         [
             timings.deep_preprocess_ms,
@@ -342,7 +380,9 @@ pub fn compare_with<'a>(
             timings.deep_map_ms,
         ] = d.timings;
     }
-    let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score);
+    // SSIM is at most 1; in f32 sums a pair that differs in a few pixels can reach
+    // 1 + 1e-6 (found by fuzzing), which the report does not show.
+    let ssim_score = ssim_result.as_ref().map_or(1.0, |s| s.score.min(1.0));
     let ssim_map = ssim_result
         .map(|s| s.map)
         .filter(|_| !matches!(settings.method, Method::Pixel | Method::Deep));
@@ -374,8 +414,9 @@ pub fn compare_with<'a>(
     let regions = if tiles.is_clean() || settings.method == Method::Deep {
         Vec::new()
     } else {
-        find_regions(&fields, &settings, &ia, &ib, alpha)
+        find_regions(&fields, &settings, (&ia, &ib), alpha, cancel)
     };
+    cancel.check("boxes")?;
     let mut boxes: Vec<ChangeBox> = regions.iter().map(to_box).collect();
     if fields.deep.is_some() {
         for b in &mut boxes {
@@ -674,14 +715,13 @@ fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBo
 /// difference reaches the support level; in the SSIM method the pixel map only in
 /// tiles where SSIM found a change.
 fn change_maps(
-    a: &RgbaImage,
-    b: &RgbaImage,
+    (a, b): (&RgbaImage, &RgbaImage),
     alpha: bool,
     tiles: &Tiles,
     method: Method,
-    pixel_t: f32,
-    ssim_t: f32,
-) -> (Map, ssim::Ssim) {
+    (pixel_t, ssim_t): (f32, f32),
+    cancel: &Cancel,
+) -> Result<(Map, ssim::Ssim)> {
     let work = tiles.near_dirty();
     // Values under these levels are never compared with a threshold (see `pixel_map`):
     // the fused method reads ΔE down to SSIM's support, the others down to the deep
@@ -691,21 +731,31 @@ fn change_maps(
         _ => DEEP_SUPPORT,
     } * pixel_t;
     let ssim_care = 0.5 * ssim_t;
-    let (la, lb) = (ssim::Luma(a), ssim::Luma(b));
-    match method {
-        Method::Pixel | Method::Deep => rayon::join(
-            || pixel::pixel_map(a, b, alpha, &work, pixel_care),
-            || ssim::compute(&la, &lb, tiles, ssim::MapKind::None),
-        ),
+    // SSIM reads its planes through the token: a cancelled comparison stops at the
+    // next segment (see `crate::cancel`).
+    let (la, lb) = (
+        Watched::new(ssim::Luma(a), cancel),
+        Watched::new(ssim::Luma(b), cancel),
+    );
+    let ssim_of = |kind| crate::cancel::catching(|| Ok(ssim::compute(&la, &lb, tiles, kind)));
+    Ok(match method {
+        Method::Pixel | Method::Deep => {
+            let (pixel, ssim) = rayon::join(
+                || pixel_map(a, b, alpha, &work, pixel_care, cancel),
+                || ssim_of(ssim::MapKind::None),
+            );
+            (pixel?, ssim?)
+        }
         Method::Fused => {
-            let pixel = pixel::pixel_map(a, b, alpha, &work, pixel_care);
+            let pixel = pixel_map(a, b, alpha, &work, pixel_care, cancel)?;
             let supported = pixel.tiles_reaching(pixel_care * LEVEL_MARGIN);
+            cancel.check("SSIM map")?;
             let kind = ssim::MapKind::ShiftTolerant {
                 shift: ssim::SHIFT,
                 care: ssim_care,
                 only: Some(&supported),
             };
-            let ssim = ssim::compute(&la, &lb, tiles, kind);
+            let ssim = ssim_of(kind)?;
             (pixel, ssim)
         }
         Method::Ssim => {
@@ -714,7 +764,7 @@ fn change_maps(
                 care: ssim_care,
                 only: None,
             };
-            let ssim = ssim::compute(&la, &lb, tiles, kind);
+            let ssim = ssim_of(kind)?;
             let changed = ssim.map.tiles_reaching(ssim_t * LEVEL_MARGIN);
             let work: Vec<TileRect> = work
                 .into_iter()
@@ -722,8 +772,61 @@ fn change_maps(
                 .collect();
             // ΔE is only read for the boxes' statistics here: exact from the care
             // level up, and under it at most the direct (unshifted) difference.
-            (pixel::pixel_map(a, b, alpha, &work, pixel_care), ssim)
+            (pixel_map(a, b, alpha, &work, pixel_care, cancel)?, ssim)
         }
+    })
+}
+
+/// [`pixel::pixel_map`] in bands of whole tile rows, with the token checked between
+/// bands. Each tile's values depend only on the pixels around it, not on how the
+/// tiles are grouped, so the map is the one a single call gives.
+fn pixel_map(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+    work: &[TileRect],
+    care: f32,
+    cancel: &Cancel,
+) -> Result<Map> {
+    // Enough tiles per band to keep every thread busy (a band ends at a row's end).
+    let band = 64 * rayon::current_num_threads().max(1);
+    let (w, h) = a.dimensions();
+    let mut map = Map::zeros(w, h);
+    let mut start = 0;
+    while start < work.len() {
+        cancel.check("pixel map")?;
+        let mut end = (start + band).min(work.len());
+        while end < work.len() && work[end].y == work[end - 1].y {
+            end += 1;
+        }
+        map.absorb(pixel::pixel_map(a, b, alpha, &work[start..end], care));
+        start = end;
+    }
+    Ok(map)
+}
+
+/// A plane read through a cancellation token: a read after the token is cancelled
+/// unwinds to the comparison's entry point (see [`crate::cancel`]).
+struct Watched<'a, P> {
+    plane: P,
+    cancel: &'a Cancel,
+}
+
+impl<'a, P> Watched<'a, P> {
+    fn new(plane: P, cancel: &'a Cancel) -> Self {
+        Watched { plane, cancel }
+    }
+}
+
+impl<P: ssim::Plane> ssim::Plane for Watched<'_, P> {
+    fn dims(&self) -> (u32, u32) {
+        self.plane.dims()
+    }
+
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> u8 {
+        self.cancel.bail("SSIM map");
+        self.plane.at(x, y)
     }
 }
 
@@ -801,13 +904,20 @@ fn overlaps(a: &ChangeBox, b: &ChangeBox) -> bool {
 fn find_regions(
     fields: &Fields,
     settings: &Settings,
-    a: &RgbaImage,
-    b: &RgbaImage,
+    (a, b): (&RgbaImage, &RgbaImage),
     alpha: bool,
+    cancel: &Cancel,
 ) -> Vec<Region> {
     let (w, h) = a.dimensions();
     let live = fields.live_tiles();
-    let found = regions::components(w, h, Some(&live), |x, y| fields.sample(x, y));
+    // The token is read once every 64 pixels of a row, and before each piece's
+    // checks below; a cancelled search unwinds (see `crate::cancel`).
+    let found = regions::components(w, h, Some(&live), |x, y| {
+        if x % 64 == 0 {
+            cancel.bail("regions");
+        }
+        fields.sample(x, y)
+    });
     // Faint pieces that are small or thin (under 4 px thick) and lie on an edge that
     // both images have are that edge moved by a few pixels (binarisation, resampling,
     // alignment jitter): drop them before they can be merged into a real change.
@@ -824,6 +934,7 @@ fn find_regions(
     let displaced = |r: &Region| pixel::one_shift_explains(a, b, alpha, r.rect());
     let found: Vec<Region> = found
         .into_iter()
+        .inspect(|_| cancel.bail("regions"))
         .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
         .filter(|r| !(faint(r) && displaced(r)))
         .collect();
@@ -864,12 +975,15 @@ fn find_regions(
                 .collect()
         }
     };
+    cancel.bail("regions");
     let found = regions::drop_slivers(found, fields.pixel_t);
     let merged = regions::merge_near(found, settings.merge_distance);
     let merged = regions::drop_slivers(merged, fields.pixel_t);
     // A small region survives only if it changed strongly and not on a shared edge
     // (an isolated stray pixel is a change; binarisation noise along an edge is not).
+    cancel.bail("regions");
     let kept = regions::drop_specks(merged, settings.min_area, STRONG, |r| {
+        cancel.bail("regions");
         if on_shared_edge(a, b, r.rect()) {
             0.0
         } else {
@@ -880,6 +994,7 @@ fn find_regions(
     // count what lies inside, so the box, its numbers and the mask agree.
     kept.into_iter()
         .map(|r| {
+            cancel.bail("boxes");
             let raw = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t);
             let tight = match (raw, fill_bounds(fields, r.rect())) {
                 (Some(raw), Some(fill)) => Some(raw.union(fill)),

@@ -79,6 +79,13 @@ pub enum Error {
         name: &'static str,
         problem: String,
     },
+
+    /// The work was stopped through its [`crate::Cancel`] token before it finished.
+    #[error("cancelled (during {step})")]
+    Cancelled {
+        /// The step that noticed: `decode`, `pixel map`, `regions`, ...
+        step: &'static str,
+    },
 }
 
 /// The kind of an [`Error`], for callers that map errors to statuses or exceptions.
@@ -92,6 +99,7 @@ pub enum ErrorKind {
     Model,
     Runtime,
     Option,
+    Cancelled,
 }
 
 /// What an [`Error::Io`] was doing.
@@ -111,6 +119,10 @@ pub enum LimitKind {
     Pixels { max: u64 },
     /// A file or upload over this many bytes.
     Bytes { max: u64 },
+    /// The memory an image needs (this many bytes) could not be allocated.
+    Memory { needed: u64 },
+    /// The decoder's metadata (ICC profile, text, EXIF chunks) over this many bytes.
+    Metadata { max: u64 },
 }
 
 /// What would get past an error; a front end words it in its own terms (a flag, a
@@ -144,6 +156,7 @@ impl Error {
             Error::Model { .. } => ErrorKind::Model,
             Error::Runtime { .. } => ErrorKind::Runtime,
             Error::Option { .. } => ErrorKind::Option,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
         }
     }
 

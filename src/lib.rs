@@ -19,6 +19,7 @@
 // The pipeline's stages, in the order data flows through them. Internal: what a caller
 // needs is re-exported below.
 pub(crate) mod align;
+pub(crate) mod cancel;
 pub(crate) mod color;
 pub(crate) mod compare;
 pub(crate) mod fill;
@@ -36,17 +37,21 @@ pub mod deep;
 pub mod error;
 #[cfg(feature = "eval")]
 pub mod eval;
+pub mod multipart;
 pub mod rank;
 pub mod register;
 pub mod render;
 pub mod report;
 
 pub use align::Alignment;
+pub use cancel::{Cancel, CancelOnDrop};
 pub use color::{luma601, srgb_to_lab};
-pub use compare::{compare, compare_with, Comparison, Timings};
+pub use compare::{compare, compare_cancellable, compare_with, Comparison, Timings};
 pub use deep::Backbone;
 pub use error::{Error, ErrorKind, Hint, IoOp, LimitKind, Result};
-pub use load::{decode, load, Image, ImageInfo};
+pub use load::{
+    check_pair, decode, decode_cancellable, load, probe, read_file, Header, Image, ImageInfo,
+};
 pub use options::{
     AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold, DEEP_FLOOR,
     PIXEL_FLOOR, SSIM_FLOOR,
@@ -57,7 +62,9 @@ pub use session::Session;
 pub use ssim::ssim_gray;
 pub use write::{encode_png, prepare_dir, Staged};
 
-/// Loads both images at once, each on its own thread.
+/// Loads both images at once, each on its own thread, within `limits`. Their sizes
+/// are compared only by the comparison; [`load_pair_for`] compares them (and the size
+/// policy) from the headers, before decoding.
 pub fn load_pair(
     a: &std::path::Path,
     b: &std::path::Path,
@@ -70,4 +77,41 @@ pub fn load_pair(
     });
     let ra = ra.unwrap_or_else(|p| std::panic::resume_unwind(p));
     Ok((ra?, rb?))
+}
+
+/// Loads two images for a comparison with `options`: reads both files and their
+/// headers, checks the limits and the size policy ([`check_pair`]) before any pixel
+/// is decoded, then decodes both at once. Two files that cannot be compared cost
+/// only their headers.
+pub fn load_pair_for(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    options: &Options,
+) -> Result<(Image, Image)> {
+    let bytes_a = read_file(a, &options.limits)?;
+    let bytes_b = read_file(b, &options.limits)?;
+    decode_pair((a, &bytes_a), (b, &bytes_b), options, &Cancel::new())
+}
+
+/// Decodes two images held in memory (each with the path its messages name) for a
+/// comparison with `options`: both headers first ([`probe`], [`check_pair`]), then
+/// both images at once, stopping soon after `cancel` is cancelled.
+pub fn decode_pair(
+    (path_a, a): (&std::path::Path, &[u8]),
+    (path_b, b): (&std::path::Path, &[u8]),
+    options: &Options,
+    cancel: &Cancel,
+) -> Result<(Image, Image)> {
+    let limits = &options.limits;
+    let header_a = probe(path_a, a, limits)?;
+    let header_b = probe(path_b, b, limits)?;
+    check_pair(&header_a, &header_b, options)?;
+    cancel.check("decode")?;
+    let (ra, rb) = rayon::join(
+        || decode_cancellable(path_a, a, limits, cancel),
+        || decode_cancellable(path_b, b, limits, cancel),
+    );
+    // One failed: the other's work is not needed.
+    let (ia, ib) = (ra?, rb?);
+    Ok((ia, ib))
 }

@@ -66,6 +66,16 @@ impl Map {
             .collect()
     }
 
+    /// Moves the tiles `other` holds into this map (of the same size).
+    pub fn absorb(&mut self, other: Map) {
+        debug_assert_eq!((self.width, self.height), (other.width, other.height));
+        for (mine, theirs) in self.tiles.iter_mut().zip(other.tiles) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+    }
+
     /// Stores a tile's values (row-major, `rect` sized; `rect` from [`Tiles`]).
     pub fn put(&mut self, rect: TileRect, values: Vec<f32>) {
         debug_assert_eq!(values.len(), (rect.w * rect.h) as usize);

@@ -143,6 +143,11 @@ pub struct Limits {
     /// Largest input file accepted, in bytes.
     /// Default: 512 MiB.
     pub max_file_bytes: u64,
+    /// Most memory a decoder may allocate for itself beside the pixels, in bytes: the
+    /// metadata it reads before the first pixel (a PNG's ICC profile and text chunks,
+    /// decompressed; EXIF) and its working buffers. An image over it is refused.
+    /// Default: 16 MiB.
+    pub max_metadata_bytes: u64,
 }
 
 impl Default for Limits {
@@ -150,6 +155,7 @@ impl Default for Limits {
         Limits {
             max_pixels: 100_000_000,
             max_file_bytes: 512 * 1024 * 1024,
+            max_metadata_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -278,7 +284,10 @@ impl Options {
                 ),
             ));
         }
-        if self.limits.max_pixels == 0 || self.limits.max_file_bytes == 0 {
+        if self.limits.max_pixels == 0
+            || self.limits.max_file_bytes == 0
+            || self.limits.max_metadata_bytes == 0
+        {
             return Err(Error::option("limits", "limits must be greater than 0"));
         }
         Ok(Settings {

@@ -3,7 +3,8 @@
 //! state that is expensive to build (a deep-feature backbone) is built once and shared
 //! by all pairs and threads.
 
-use crate::compare::{compare_with, Comparison};
+use crate::cancel::Cancel;
+use crate::compare::{compare_cancellable, compare_with, Comparison};
 use crate::deep::Backbone;
 use crate::error::Result;
 use crate::load::Image;
@@ -39,6 +40,18 @@ impl Session {
         options: &Options,
     ) -> Result<Comparison<'a>> {
         compare_with(a, b, options, self.backbone.as_ref())
+    }
+
+    /// [`Session::compare`], stopping with [`crate::Error::Cancelled`] soon after
+    /// `cancel` is cancelled (see [`crate::compare_cancellable`]).
+    pub fn compare_cancellable<'a>(
+        &self,
+        a: &'a Image,
+        b: &'a Image,
+        options: &Options,
+        cancel: &Cancel,
+    ) -> Result<Comparison<'a>> {
+        compare_cancellable(a, b, options, self.backbone.as_ref(), cancel)
     }
 
     /// True when this session can run `method` (the deep method needs a backbone).

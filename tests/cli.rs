@@ -651,6 +651,263 @@ fn decompression_bomb_is_refused_by_the_pixel_limit() {
     assert!(r.stderr.contains("--max-pixels"), "{}", r.stderr);
 }
 
+/// Runs `spotdiff ARGS` under `ulimit -v KIB` (address space), as a machine without
+/// the memory would.
+fn run_limited(kib: u64, args: &[&OsStr]) -> Run {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_spotdiff"))
+        .args(args);
+    let out = cmd.output().expect("spawn sh");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A small baseline JPEG whose frame header (SOF0) is rewritten to claim `w × h`;
+/// with `progressive`, also marked progressive (SOF2), for which the length of the
+/// image data says nothing about the frame's size.
+fn jpeg_claiming(dir: &Path, w: u16, h: u16, progressive: bool) -> PathBuf {
+    let p = dir.join("small.jpg");
+    save(&noise(16, 16), &p);
+    let mut bytes = std::fs::read(&p).unwrap();
+    let mut i = 2;
+    loop {
+        assert_eq!(bytes[i], 0xFF, "JPEG marker");
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if bytes[i + 1] == 0xC0 {
+            bytes[i + 5..i + 7].copy_from_slice(&h.to_be_bytes());
+            bytes[i + 7..i + 9].copy_from_slice(&w.to_be_bytes());
+            if progressive {
+                bytes[i + 1] = 0xC2;
+            }
+            break;
+        }
+        i += 2 + len;
+    }
+    let out = dir.join(format!("claims-{w}x{h}-{progressive}.jpg"));
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+#[test]
+fn pipes_and_devices_are_not_regular_files() {
+    let dir = tmp();
+    let fifo = dir.path().join("fifo.png");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    // Nothing writes to the FIFO: reading it would block forever.
+    for bad in [
+        fifo.as_path(),
+        Path::new("/dev/zero"),
+        Path::new("/dev/urandom"),
+    ] {
+        let r = assert_input_refused(bad);
+        assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+        assert!(!r.stderr.contains("empty"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn sizes_are_compared_from_the_headers_before_decoding() {
+    // A 1 KB file claiming 10000 x 10000 against a 64 x 64 PNG: decoding it would take
+    // 400 MB; the headers alone say the sizes differ. Under a 250 MB address-space
+    // limit, only the header check can answer "differ in size".
+    let dir = tmp();
+    let claim = jpeg_claiming(dir.path(), 10_000, 10_000, true);
+    let good = dir.path().join("good.png");
+    save(&picture(64, 64), &good);
+    for (a, b) in [(&claim, &good), (&good, &claim)] {
+        let r = run_limited(
+            250_000,
+            &[
+                "compare".as_ref(),
+                a.as_os_str(),
+                b.as_os_str(),
+                "--method".as_ref(),
+                "pixel".as_ref(),
+            ],
+        );
+        assert_error(&r, "differ in size");
+        assert!(r.stderr.contains("10000x10000"), "{}", r.stderr);
+    }
+    // With padding, the padded size is checked against the pixel limit first.
+    let r = compare(
+        &claim,
+        &good,
+        &[
+            "--size-policy",
+            "pad",
+            "--max-pixels",
+            "50000000",
+            "--method",
+            "pixel",
+        ],
+    );
+    assert_error(&r, "10000x10000");
+    let wide = dir.path().join("wide.png");
+    let tall = dir.path().join("tall.png");
+    std::fs::write(
+        &wide,
+        crafted_png(9000, 1, &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
+    )
+    .unwrap();
+    std::fs::write(
+        &tall,
+        crafted_png(1, 9000, &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
+    )
+    .unwrap();
+    let r = compare(
+        &wide,
+        &tall,
+        &["--size-policy", "pad", "--max-pixels", "1000000"],
+    );
+    assert_error(&r, "padding both images to 9000x9000");
+}
+
+#[test]
+fn a_baseline_jpeg_too_short_for_its_frame_is_corrupt() {
+    // 1 KB of JPEG whose frame claims 255 x 32832 (8.4 million pixels): the decoder
+    // would fill in all it lacks, and comparing the result costs seconds. A sequential
+    // JPEG needs at least 2 bits per 8 x 8 block, so the header alone says it is cut.
+    let dir = tmp();
+    let tall = jpeg_claiming(dir.path(), 255, 32_832, false);
+    let r = assert_input_refused(&tall);
+    assert!(
+        r.stderr.contains("too short for a 255x32832 image"),
+        "{}",
+        r.stderr
+    );
+    // A real JPEG passes.
+    let real = dir.path().join("real.jpg");
+    save(&noise(300, 200), &real);
+    assert_eq!(compare(&real, &real, &[]).code, 0);
+}
+
+#[test]
+fn a_bomb_with_a_huge_max_pixels_is_one_line_not_an_abort() {
+    // The pixel limit raised as its error suggests, on a machine (here: an address
+    // space of 1 GB) without the 40 GB the image needs: one line, exit 2, no abort.
+    let dir = tmp();
+    let bomb = dir.path().join("bomb.png");
+    let empty_zlib = [0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
+    std::fs::write(&bomb, crafted_png(100_000, 100_000, &empty_zlib)).unwrap();
+    let claim = jpeg_claiming(dir.path(), 60_000, 60_000, true);
+    for bad in [&bomb, &claim] {
+        let r = run_limited(
+            1_000_000,
+            &[
+                "compare".as_ref(),
+                bad.as_os_str(),
+                bad.as_os_str(),
+                "--max-pixels".as_ref(),
+                "100000000000".as_ref(),
+                "--method".as_ref(),
+                "pixel".as_ref(),
+            ],
+        );
+        assert_error(&r, "not enough memory to decode");
+        assert!(r.stderr.contains(bad.to_str().unwrap()), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_huge_icc_profile_costs_at_most_the_metadata_budget() {
+    // A 3.4 MB PNG whose iCCP chunk inflates to 512 MiB. The profile is never used:
+    // the decoder stops inflating it at the metadata budget (16 MiB), drops it and
+    // decodes the image, within an address space far smaller than the profile.
+    let dir = tmp();
+    let base = png_bytes(&picture(16, 16));
+    let mut iccp = b"icc\0\0".to_vec();
+    iccp.extend(zlib_of_zeros(512 << 20));
+    let mut png = base[..33].to_vec(); // signature and IHDR
+    png.extend(png_chunk(b"iCCP", &iccp));
+    png.extend_from_slice(&base[33..]);
+    let p = dir.path().join("icc.png");
+    std::fs::write(&p, &png).unwrap();
+    assert!(png.len() < 4_000_000, "{}", png.len());
+    let r = run_limited(
+        300_000,
+        &[
+            "compare".as_ref(),
+            p.as_os_str(),
+            p.as_os_str(),
+            "--method".as_ref(),
+            "pixel".as_ref(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("identical"), "{}", r.stdout);
+}
+
+/// A zlib stream of `n` zero bytes: one fixed-Huffman block of a literal 0,
+/// length-258 distance-1 copies (13 bits per 258 bytes) and literals for the rest.
+fn zlib_of_zeros(n: usize) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        len: u32,
+    }
+    impl Bits {
+        fn put(&mut self, value: u64, bits: u32) {
+            self.acc |= value << self.len;
+            self.len += bits;
+            while self.len >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.len -= 8;
+            }
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, code: u64, bits: u32) {
+            let rev = (0..bits).fold(0, |r, i| r | (((code >> i) & 1) << (bits - 1 - i)));
+            self.put(rev, bits);
+        }
+    }
+    let mut w = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        len: 0,
+    };
+    w.put(1, 1); // final block
+    w.put(1, 2); // fixed Huffman
+    w.code(0b0011_0000, 8); // literal 0
+    let mut left = n - 1;
+    while left >= 258 {
+        w.code(0b1100_0101, 8); // length 258 (code 285)
+        w.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        w.code(0b0011_0000, 8);
+    }
+    w.code(0, 7); // end of block (256)
+    if w.len > 0 {
+        w.put(0, 8 - w.len);
+    }
+    let adler = (((n % 65521) as u32) << 16) | 1;
+    w.out.extend_from_slice(&adler.to_be_bytes());
+    w.out
+}
+
+#[test]
+fn the_zlib_helper_makes_valid_streams() {
+    // Guards the ICC test: the stream inflates to exactly n zeros, in a real PNG.
+    for n in [1usize, 2, 259, 260, 261, 1000, 70_000] {
+        let raw_len = 5; // filter byte + one RGBA pixel per row
+        let rows = n / raw_len;
+        if rows == 0 || n % raw_len != 0 {
+            continue;
+        }
+        let img = image::load_from_memory(&crafted_png(1, rows as u32, &zlib_of_zeros(n)))
+            .unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert!(img.to_rgba8().pixels().all(|p| p.0 == [0; 4]));
+    }
+}
+
 #[test]
 fn crafted_png_helper_makes_valid_pngs() {
     // Guards the bomb and garbage tests: with a real zlib stream the crafted file decodes.

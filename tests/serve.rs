@@ -13,10 +13,12 @@ use common::{crc32, png_bytes, repo};
 use image::{GenericImageView, Rgb, RgbImage};
 use multipart::Form;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------
 // Harness
@@ -265,7 +267,11 @@ fn page_assets_info_and_openapi_are_served() {
         assert!(spotdiff::Method::parse(m).is_some(), "{m}");
     }
     assert_eq!(info["defaults"]["color"], "#ff0044");
-    assert_eq!(info["limits"]["max_pixels"], 40_000_000);
+    assert_eq!(info["limits"]["max_pixels"], 25_000_000);
+    assert_eq!(info["limits"]["header_timeout_s"], 10);
+    assert_eq!(info["limits"]["idle_timeout_s"], 30);
+    assert_eq!(info["limits"]["max_connections"], 512);
+    assert_eq!(info["limits"]["upload_budget_bytes"], 256 << 20);
 
     let doc = s.get("/api/openapi.json");
     assert_eq!(doc.status, 200);
@@ -637,8 +643,9 @@ fn a_request_over_the_time_limit_gets_503_and_the_server_goes_on() {
     );
     assert_error(&reply, 503, "longer than the server's limit of 2 s");
     assert_eq!(reply.header("retry-after"), Some("2"));
-    // The server goes on: once the abandoned work has ended (it keeps its slot and its
-    // share of the CPU until then), a small comparison succeeds. Bounded wait.
+    // The server goes on: once the abandoned work has ended (it keeps its slot until
+    // then; it is cancelled with its request, so that is soon), a small comparison
+    // succeeds. Bounded wait.
     let small = pair_form(
         "tests/fixtures/two-changes-far-a.png",
         "tests/fixtures/two-changes-far-b.png",
@@ -657,6 +664,265 @@ fn a_request_over_the_time_limit_gets_503_and_the_server_goes_on() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Hostile clients: silence, slow heads, stalled uploads, memory, abandoned work
+// ---------------------------------------------------------------------------------
+
+impl Server {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("host:port")
+    }
+
+    /// A raw connection, with a read timeout.
+    fn connect(&self) -> TcpStream {
+        let c = TcpStream::connect(self.addr()).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c
+    }
+}
+
+/// Reads until the server closes the connection; what it sent, and when it closed
+/// (`None`: still open at the read timeout).
+fn read_until_closed(mut c: TcpStream) -> (Vec<u8>, Option<Instant>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return (got, Some(Instant::now())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (got, Some(Instant::now())),
+            Err(_) => return (got, None),
+        }
+    }
+}
+
+/// A request head for `POST /api/compare` with a multipart body of `len` bytes.
+fn post_head(len: usize) -> Vec<u8> {
+    format!(
+        "POST /api/compare HTTP/1.1\r\nHost: x\r\nContent-Type: {}\r\nContent-Length: {len}\r\n\r\n",
+        Form::content_type()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn silent_and_slow_clients_are_disconnected_and_others_are_served() {
+    let s = Server::start(&[
+        "--header-timeout",
+        "2",
+        "--idle-timeout",
+        "3",
+        "--max-connections",
+        "16",
+    ]);
+    let t0 = Instant::now();
+    // More silent connections than the server holds, and some that send half a head.
+    let silent: Vec<TcpStream> = (0..24).map(|_| s.connect()).collect();
+    let mut half: Vec<TcpStream> = (0..4).map(|_| s.connect()).collect();
+    for c in &mut half {
+        c.write_all(b"POST /api/compare HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+    }
+    // A real request still gets through: when every slot is taken, idle connections
+    // are closed after a second.
+    let small = pair_form(
+        "tests/fixtures/two-changes-far-a.png",
+        "tests/fixtures/two-changes-far-b.png",
+    );
+    let r = s.post("/api/compare", &small);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    // Every silent or slow connection is closed, none later than its limit allows
+    // (3 s idle, 2 s for a head, plus the watchdog's tick and this machine's load).
+    let closed: Vec<(Vec<u8>, Option<Instant>)> = silent
+        .into_iter()
+        .chain(half)
+        .map(read_until_closed)
+        .collect();
+    for (i, (got, at)) in closed.iter().enumerate() {
+        let at = at.unwrap_or_else(|| panic!("connection {i} still open after 30 s"));
+        assert!(
+            at - t0 < Duration::from_secs(12),
+            "connection {i}: {:?}",
+            at - t0
+        );
+        assert!(
+            got.is_empty() || got.starts_with(b"HTTP/1.1 408"),
+            "{i}: {got:?}"
+        );
+    }
+    // A keep-alive connection left idle after its answer is closed too.
+    let mut c = s.connect();
+    c.write_all(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let t1 = Instant::now();
+    let (got, at) = read_until_closed(c);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let idle = at.expect("closed") - t1;
+    assert!(
+        idle >= Duration::from_secs(2) && idle < Duration::from_secs(8),
+        "{idle:?}"
+    );
+    // (A fresh client: the pooled connection of the first request was closed as idle.)
+    let fresh: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let info = fresh
+        .get(format!("{}/api/info", s.url))
+        .call()
+        .expect("GET");
+    assert_eq!(info.status(), 200);
+}
+
+#[test]
+fn a_stalled_upload_gets_408_and_a_slow_one_408_at_the_time_limit() {
+    let s = Server::start(&["--idle-timeout", "2", "--timeout", "4"]);
+    let body = pair_form(
+        "tests/fixtures/two-changes-far-a.png",
+        "tests/fixtures/two-changes-far-b.png",
+    )
+    .body();
+    // Half the body, then nothing.
+    let mut c = s.connect();
+    c.write_all(&post_head(body.len())).unwrap();
+    c.write_all(&body[..body.len() / 2]).unwrap();
+    let t0 = Instant::now();
+    let (got, at) = read_until_closed(c);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("the upload stalled"), "{text}");
+    let took = at.expect("closed after the answer") - t0;
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    // A byte a second never stalls for 2 s, but the whole request has 4 s.
+    let mut c = s.connect();
+    c.write_all(&post_head(body.len())).unwrap();
+    let t0 = Instant::now();
+    let mut sent = 0;
+    let mut answer = Vec::new();
+    c.set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if c.write_all(&body[sent..sent + 1]).is_err() {
+            break;
+        }
+        sent += 1;
+        let mut buf = [0u8; 1024];
+        if let Ok(n) = c.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("did not complete within the server's limit of 4 s"),
+        "{text}"
+    );
+    assert_eq!(
+        s.post(
+            "/api/compare",
+            &pair_form(
+                "tests/fixtures/two-changes-far-a.png",
+                "tests/fixtures/two-changes-far-b.png",
+            )
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn uploads_beyond_the_memory_budget_get_503_with_retry_after() {
+    let s = Server::start(&["--max-upload-mb", "4", "--upload-budget-mb", "4"]);
+    // One upload announces 3 MiB and sends 2.5 MiB of it: the 3 MiB are taken from the
+    // budget.
+    let mut holder = s.connect();
+    holder.write_all(&post_head(3 << 20)).unwrap();
+    holder.write_all(&vec![b'-'; 5 << 19]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A 2 MiB upload does not fit beside it ...
+    let big =
+        Form::new()
+            .file("a", "a.png", vec![7u8; 1 << 20])
+            .file("b", "b.png", vec![7u8; 1 << 20]);
+    let r = s.post("/api/compare", &big);
+    assert_error(&r, 503, "memory for uploads");
+    assert_eq!(r.header("retry-after"), Some("2"));
+    // ... a small one does.
+    let small = pair_form(
+        "tests/fixtures/two-changes-far-a.png",
+        "tests/fixtures/two-changes-far-b.png",
+    );
+    assert_eq!(s.post("/api/compare", &small).status, 200);
+    // The budget comes back when the holder goes; the big one is then answered on
+    // its own account (not images: 422).
+    drop(holder);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_error(&s.post("/api/compare", &big), 422, "not an image");
+}
+
+/// A pair whose comparison takes many seconds (every pixel changed, fine pattern).
+fn slow_upload() -> Vec<u8> {
+    let (a, b) = slow_pair(3000, 2000);
+    Form::new()
+        .file("a", "a.png", a)
+        .file("b", "b.png", b)
+        .text("pictures", "all")
+        .body()
+}
+
+/// The time until the one slot takes a comparison again (polled every 50 ms, at most
+/// 30 s), measured with a pair that costs nothing (identical 16 x 16 images).
+fn until_the_slot_is_free(s: &Server) -> Duration {
+    let tiny = png_bytes(&RgbImage::from_pixel(16, 16, Rgb([10, 20, 30])));
+    let small = Form::new()
+        .file("a", "a.png", tiny.clone())
+        .file("b", "b.png", tiny);
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) {
+        let r = s.post("/api/compare", &small);
+        if r.status == 200 {
+            return t0.elapsed();
+        }
+        assert_error(&r, 503, "busy");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the slot never came free");
+}
+
+#[test]
+fn a_timed_out_or_abandoned_comparison_frees_its_slot_within_a_second() {
+    let s = Server::start(&["--jobs", "1", "--queue", "0", "--timeout", "3"]);
+    let body = slow_upload();
+    // Over the time limit: 503, and the work stops with it.
+    let r = s.post_raw("/api/compare", &Form::content_type(), body.clone());
+    assert_error(&r, 503, "longer than the server's limit of 3 s");
+    let freed = until_the_slot_is_free(&s);
+    assert!(
+        freed < Duration::from_millis(1500),
+        "slot busy {freed:?} after the time limit"
+    );
+    // The client goes away mid-comparison: the work stops too.
+    let mut c = s.connect();
+    c.write_all(&post_head(body.len())).unwrap();
+    c.write_all(&body).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(c);
+    let freed = until_the_slot_is_free(&s);
+    assert!(
+        freed < Duration::from_millis(1500),
+        "slot busy {freed:?} after the client left"
+    );
 }
 
 // ---------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 //! `batch` and `eval`, [`StyleArgs`] into `compare`, and `serve` reads the same names
 //! from its form through the same parsers ([`FormArgs`]). [`CompareArgs::options`] is
 //! the one conversion into the library's [`Options`].
+//!
+//! This file stands alone (it names nothing of the binary but `clap` and the
+//! library), so the form fuzz target and its corpus test include it as it is; the
+//! tests that need the whole command line are in `cli/mod.rs`.
 
 use clap::{Args, Parser};
 use spotdiff::render::parse_hex_color;
@@ -153,7 +157,13 @@ impl FormArgs {
         let mut argv = Vec::new();
         for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             if !known.contains(name) {
-                return Err(format!("unknown field `{name}`"));
+                return Err(format!("unknown field `{}`", name.escape_debug()));
+            }
+            // Every value is one line (and so is every error that quotes it).
+            if value.chars().any(char::is_control) {
+                return Err(format!(
+                    "field `{name}`: the value holds a control character"
+                ));
             }
             let one = [format!("--{}", name.replace('_', "-")), value.clone()];
             if let Err(e) = FormArgs::try_parse_from(&one) {
@@ -249,107 +259,6 @@ fn parse_opacity(s: &str) -> Result<f32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    fn longs(cmd: &clap::Command) -> Vec<String> {
-        cmd.get_arguments()
-            .filter_map(|a| a.get_long())
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn compare_longs() -> Vec<String> {
-        #[derive(Parser)]
-        #[command(no_binary_name = true)]
-        struct Only {
-            #[command(flatten)]
-            c: CompareArgs,
-        }
-        longs(&Only::command())
-    }
-
-    /// A value each option accepts (not always its default, so that parsing is seen).
-    fn sample(long: &str) -> &'static str {
-        match long {
-            "method" => "pixel",
-            "threshold" | "ssim-threshold" | "deep-threshold" => "0.5",
-            "ignore" => "1,2,3,4",
-            "size-policy" => "pad",
-            "align" => "shift",
-            "global-change" => "ignore",
-            "color" => "#00c8ff",
-            "fill-opacity" => "0.25",
-            _ => "7",
-        }
-    }
-
-    #[test]
-    fn every_compare_option_is_accepted_by_batch_eval_and_the_form() {
-        let all = compare_longs();
-        assert!(all.len() >= 9, "{all:?}");
-        let cli = crate::Cli::command();
-        for sub in ["compare", "batch", "eval"] {
-            let cmd = cli.find_subcommand(sub).expect(sub);
-            let have = longs(cmd);
-            for long in &all {
-                assert!(have.contains(long), "`{sub}` lacks --{long}");
-            }
-        }
-        let form_fields = FormArgs::field_names();
-        for long in all.iter().chain(
-            ["color", "thickness", "fill-opacity"]
-                .map(String::from)
-                .iter(),
-        ) {
-            let name = long.replace('-', "_");
-            assert!(form_fields.contains(&name), "the form lacks `{name}`");
-            let parsed = FormArgs::parse(&[(name.clone(), sample(long).to_string())]);
-            assert!(parsed.is_ok(), "{name}: {parsed:?}");
-        }
-    }
-
-    #[test]
-    fn form_values_reach_the_options_as_on_the_command_line() {
-        let fields = [
-            ("method", "pixel"),
-            ("threshold", "5.5"),
-            ("deep_threshold", "1.5"),
-            ("ignore", "1,2,3,4"),
-            ("ignore", "5,6,7,8"),
-            ("min_area", ""),
-            ("color", "#00c8ff"),
-        ]
-        .map(|(n, v)| (n.to_string(), v.to_string()));
-        let form = FormArgs::parse(&fields).unwrap();
-        let o = form.compare.options().unwrap();
-        assert_eq!(o.method, Method::Pixel);
-        assert_eq!(o.pixel_threshold, Threshold::Fixed(5.5));
-        assert_eq!(o.deep_threshold, Threshold::Fixed(1.5));
-        assert_eq!(o.ignore.len(), 2);
-        assert_eq!(o.min_area, Options::default().min_area);
-        assert_eq!(form.style.style().color, [0, 0xc8, 0xff]);
-        let cli = crate::Cli::try_parse_from([
-            "spotdiff",
-            "compare",
-            "a.png",
-            "b.png",
-            "-m",
-            "pixel",
-            "-t",
-            "5.5",
-            "--deep-threshold",
-            "1.5",
-            "--ignore",
-            "1,2,3,4",
-            "--ignore",
-            "5,6,7,8",
-        ])
-        .unwrap();
-        let crate::Command::Compare(c) = cli.command else {
-            panic!("not compare")
-        };
-        assert_eq!(c.compare.options().unwrap(), o);
-    }
 
     #[test]
     fn form_errors_name_the_field() {
@@ -360,9 +269,11 @@ mod tests {
             ("thickness", "0"),
             ("fill_opacity", "2"),
             ("colour", "#fff"),
+            ("threshold", "5\n6"),
+            ("bad\nname", "1"),
         ] {
             let e = FormArgs::parse(&[(name.to_string(), value.to_string())]).unwrap_err();
-            assert!(e.contains(name), "{e}");
+            assert!(e.contains(&*name.escape_debug().to_string()), "{e}");
             assert!(!e.contains('\n'), "{e}");
         }
     }

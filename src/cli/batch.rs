@@ -7,7 +7,7 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 use spotdiff::eval::Manifest;
-use spotdiff::{load_pair, Error, IoOp, Options, Report, Session};
+use spotdiff::{load_pair_for, Error, IoOp, Options, Report, Session};
 use std::path::{Path, PathBuf};
 
 pub const HELP: &str = "\
@@ -174,7 +174,7 @@ fn compare_job(session: &Session, job: &Job, options: &Options) -> (String, Opti
     let start = std::time::Instant::now();
     let result = match &job.error {
         Some(e) => Err(e.clone()),
-        None => load_pair(&job.a, &job.b, &options.limits)
+        None => load_pair_for(&job.a, &job.b, options)
             .and_then(|(a, b)| Ok(session.compare(&a, &b, options)?.report))
             .map_err(|e| describe(&e)),
     };

@@ -6,7 +6,7 @@ use super::{print, EXIT_DIFFERENT, EXIT_SAME};
 use clap::Args;
 use spotdiff::render::{render, Picture};
 use spotdiff::{
-    compare_with, load_pair, prepare_dir, Alignment, Error, Method, Report, Staged, Verdict,
+    compare_with, load_pair_for, prepare_dir, Alignment, Error, Method, Report, Staged, Verdict,
 };
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -99,7 +99,8 @@ pub fn run(args: CompareCmd) -> Result<u8, Error> {
             };
             (sel, clock.elapsed().as_secs_f64() * 1000.0)
         });
-        let loaded = load_pair(&args.a, &args.b, &options.limits);
+        // Both headers are read and checked (limits, size policy) before decoding.
+        let loaded = load_pair_for(&args.a, &args.b, &options);
         let decode_ms = clock.elapsed().as_secs_f64() * 1000.0;
         ((loaded, decode_ms), selection.join())
     });

@@ -123,7 +123,9 @@ impl Manifest {
 
     /// Parses manifest text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path, root: Option<&Path>) -> Result<Manifest> {
-        let bad = |problem: String| Error::decode(path, problem);
+        // One line, whatever names the manifest holds (a JSON string may hold a line
+        // break: found by fuzzing).
+        let bad = |problem: String| Error::decode(path, escape_controls(&problem));
         let raw: RawManifest =
             serde_json::from_str(text).map_err(|e| bad(format!("not a spotdiff manifest: {e}")))?;
         let (name, own_root, pairs, rankings) = match raw {
@@ -147,7 +149,11 @@ impl Manifest {
         });
         let mut out = Vec::with_capacity(pairs.len());
         for (i, p) in pairs.into_iter().enumerate() {
-            let pname = p.name.unwrap_or_else(|| format!("pair{}", i + 1));
+            // A blank name is no name (found by fuzzing): pairs are named in reports.
+            let pname = p
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| format!("pair{}", i + 1));
             let expect = match (p.expect, &p.boxes) {
                 (Some(e), _) => e,
                 (None, Some(b)) if b.is_empty() => Expect::Same,
@@ -207,6 +213,19 @@ impl Manifest {
     }
 }
 
+/// `text` with its control characters escaped (`\n` for a line break).
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,13 +235,14 @@ mod tests {
         let p = Path::new("/data/set/m.json");
         let m = Manifest::parse(
             r#"[{"name":"x","a":"a.png","b":"b.png","boxes":[[1,2,3,4]]},
-                {"a":"c.png","b":"d.png","boxes":[]}]"#,
+                {"name":" ","a":"c.png","b":"d.png","boxes":[]}]"#,
             p,
             None,
         )
         .unwrap();
         assert_eq!(m.pairs[0].expect, Expect::Different);
         assert_eq!(m.pairs[1].expect, Expect::Same);
+        assert_eq!(m.pairs[1].name, "pair2");
         assert_eq!(m.pairs[0].a, Path::new("/data/set/a.png"));
         assert_eq!(m.name, "m");
         let m = Manifest::parse(
@@ -242,9 +262,11 @@ mod tests {
             r#"[{"a":"a","b":"b","boxes":[[0,0,0,1]]}]"#,
             r#"[{"a":"a","b":"b","boxes":[],"colour":1}]"#,
             r#"{"pairs":7}"#,
+            "[{\"name\":\"two\\nlines\",\"a\":\"a\",\"b\":\"b\"}]",
         ] {
             let e = Manifest::parse(bad, p, None).unwrap_err().to_string();
             assert!(e.starts_with("/data/set/m.json: "), "{e}");
+            assert!(!e.contains('\n'), "{e}");
         }
     }
 }

@@ -54,7 +54,7 @@ pub fn run_pair(
     with_map: bool,
 ) -> PairRun {
     let start = std::time::Instant::now();
-    let result = crate::load_pair(&spec.a, &spec.b, &options.limits).and_then(|(a, b)| {
+    let result = crate::load_pair_for(&spec.a, &spec.b, options).and_then(|(a, b)| {
         let cmp = session.compare(&a, &b, options)?;
         let boxes = cmp
             .report

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// Close the connection after the answer (the upload was not read to its end).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -20,7 +22,40 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            close: false,
         }
+    }
+
+    /// The same answer, and the connection closed after it.
+    pub fn closing(self) -> ApiError {
+        ApiError {
+            close: true,
+            ..self
+        }
+    }
+
+    /// 408: nothing of the upload arrived for `idle`.
+    pub fn stalled(idle: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the upload stalled: nothing arrived for {} s (the server's idle limit)",
+                idle.as_secs()
+            ),
+        )
+        .closing()
+    }
+
+    /// 408: the upload did not end within the request's time limit.
+    pub fn upload_too_slow(limit: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the upload did not complete within the server's limit of {} s",
+                limit.as_secs()
+            ),
+        )
+        .closing()
     }
 
     pub fn bad(message: impl Into<String>) -> ApiError {
@@ -53,13 +88,24 @@ impl From<Error> for ApiError {
             } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Io { .. } | Error::Option { .. } => StatusCode::BAD_REQUEST,
             Error::Decode { .. } | Error::Size { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            // Not the image's fault: the server lacks the memory right now.
+            Error::Limit {
+                limit: LimitKind::Memory { .. },
+                ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // The backbone failed on this input: the server is fine, deep features
             // are not available for it.
             Error::Model { .. } | Error::Runtime { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            // The request was abandoned (time limit, client gone): nobody reads this.
+            Error::Cancelled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, describe(&e))
+        let mut answer = ApiError::new(status, describe(&e));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            answer.retry_after = Some(2);
+        }
+        answer
     }
 }
 
@@ -94,6 +140,10 @@ impl IntoResponse for ApiError {
         if let Some(s) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }

@@ -1,14 +1,16 @@
-//! The request: the upload (read into memory, capped) and its form fields. Option
+//! The request: the upload (read into memory within the upload budget, capped, with
+//! a limit on silences) and its form fields. The body is split by the library's
+//! `multipart` parser into ranges of the one buffer, so no part is copied. Option
 //! fields have the command line's names (`min_area` for `--min-area`) and go through
 //! the same parsers ([`FormArgs`]).
 
 use super::errors::ApiError;
-use super::limits::Config;
+use super::limits::{Budget, Config, Reservation};
 use crate::cli::args::FormArgs;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::StatusCode;
-use spotdiff::{Options, Picture, Style};
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use spotdiff::{multipart, Options, Picture, Style};
 use std::time::{Duration, Instant};
 
 /// One uploaded image, still encoded.
@@ -24,87 +26,162 @@ pub struct Job {
     pub options: Options,
     pub style: Style,
     pub pictures: Vec<Picture>,
+    /// The upload's share of the budget: dropped once the images are decoded.
+    pub reservation: Reservation,
 }
 
-/// Reads the body into memory, at most `cap` bytes. Past the cap the rest is read and
-/// dropped (for a bounded time), so the client is not cut off mid-send and sees the 413.
-async fn read_body(body: Body, cap: usize) -> Result<Bytes, ApiError> {
-    use axum::body::HttpBody as _;
+/// How long a refused upload is still read (and dropped), so that the client, which
+/// is still sending, sees the answer instead of a broken connection.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Reads the body into memory: at most `config.max_upload_bytes`, within the upload
+/// budget, and with no silence longer than the idle timeout (408). An announced length
+/// is reserved from the budget before anything is read, so that in a burst the uploads
+/// that fit are admitted whole and the others are refused at once (rather than all
+/// growing together until none can finish); a body without one reserves what has
+/// arrived, 64 KiB at a time. A refused upload is read and dropped for a bounded time
+/// before the answer, so the client is not cut off mid-send.
+async fn read_body(
+    body: Body,
+    content_length: Option<u64>,
+    config: &Config,
+    budget: &Budget,
+) -> Result<(Bytes, Reservation), ApiError> {
+    let cap = config.max_upload_bytes;
+    let idle = config.idle_timeout;
     let mut body = body;
-    let mut buf = Vec::new();
-    let mut over = false;
-    let drain_until = Instant::now() + Duration::from_secs(5);
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|e| ApiError::bad(format!("the upload broke off: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if over || buf.len() + data.len() > cap {
-            over = true;
-            buf = Vec::new();
-            if Instant::now() > drain_until {
-                break;
+    let mut reservation = budget.empty();
+    let mut buf: Vec<u8> = Vec::new();
+    let refuse = |e: ApiError, body: Body| async move {
+        drain(body, idle).await;
+        Err(e.closing())
+    };
+    if let Some(n) = content_length {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n > cap {
+            return refuse(ApiError::too_large(cap), body).await;
+        }
+        if let Err(e) = budget.grow(&mut reservation, n) {
+            return refuse(e, body).await;
+        }
+        if buf.try_reserve_exact(n).is_err() {
+            return refuse(out_of_memory(), body).await;
+        }
+    }
+    loop {
+        let data = match tokio::time::timeout(idle, next_chunk(&mut body)).await {
+            Err(_) => return Err(ApiError::stalled(idle)),
+            Ok(None) => break,
+            Ok(Some(data)) => {
+                data.map_err(|e| ApiError::bad(format!("the upload broke off: {e}")))?
             }
-            continue;
+        };
+        let len = buf.len() + data.len();
+        if len > cap {
+            return refuse(ApiError::too_large(cap), body).await;
+        }
+        if let Err(e) = budget.grow(&mut reservation, len.next_multiple_of(64 << 10)) {
+            return refuse(e, body).await;
+        }
+        if len > buf.capacity() {
+            let want = (buf.capacity() * 2).max(len).max(64 << 10).min(cap);
+            if buf.try_reserve_exact(want - buf.len()).is_err() {
+                return refuse(out_of_memory(), body).await;
+            }
         }
         buf.extend_from_slice(&data);
     }
-    if over {
-        return Err(ApiError::too_large(cap));
+    Ok((Bytes::from(buf), reservation))
+}
+
+fn out_of_memory() -> ApiError {
+    ApiError::busy("the server has no memory free for this upload; retry shortly")
+}
+
+/// The next chunk of data (`None` at the end; frames without data are skipped).
+async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
+    use axum::body::HttpBody as _;
+    loop {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame {
+            Err(e) => return Some(Err(e)),
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+        }
     }
-    Ok(Bytes::from(buf))
+}
+
+/// Reads and drops what is left of a body, for at most [`DRAIN`] (and no longer
+/// than `idle` without data).
+async fn drain(mut body: Body, idle: Duration) {
+    let until = Instant::now() + DRAIN;
+    while Instant::now() < until {
+        match tokio::time::timeout(idle.min(DRAIN), next_chunk(&mut body)).await {
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
 }
 
 impl Job {
-    pub async fn from_request(req: Request, config: &Config) -> Result<Job, ApiError> {
+    pub async fn from_request(
+        req: Request,
+        config: &Config,
+        budget: &Budget,
+    ) -> Result<Job, ApiError> {
         let (parts, body) = req.into_parts();
-        let bytes = read_body(body, config.max_upload_bytes).await?;
-        let req = Request::from_parts(parts, Body::from(bytes));
-        let mut form = Multipart::from_request(req, &()).await.map_err(|e| {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let boundary = multipart::boundary(&content_type).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!(
-                    "expected a multipart/form-data upload with files `a` and `b` ({})",
-                    e.body_text()
-                ),
+                format!("expected a multipart/form-data upload with files `a` and `b` ({e})"),
             )
-        })?;
+        });
+        let content_length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let boundary = match boundary {
+            Ok(b) => b,
+            Err(e) => {
+                drain(body, config.idle_timeout).await;
+                return Err(e.closing());
+            }
+        };
+        let (bytes, reservation) = read_body(body, content_length, config, budget).await?;
+        let form = multipart::parse(&bytes, &boundary)
+            .map_err(|e| ApiError::bad(format!("the upload is not valid multipart data: {e}")))?;
         let mut a = None;
         let mut b = None;
         let mut fields = Vec::new();
         let mut pictures = Vec::new();
-        while let Some(field) = form.next_field().await.map_err(|e| {
-            ApiError::bad(format!(
-                "the upload is not valid multipart data: {}",
-                e.body_text()
-            ))
-        })? {
-            let name = field.name().unwrap_or_default().to_string();
+        for part in form {
+            let name = part.name;
             if name == "a" || name == "b" {
-                let file_name = clean_file_name(field.file_name(), &name);
-                let bytes = field.bytes().await.map_err(|e| {
-                    ApiError::bad(format!(
-                        "image {}: the upload broke off: {}",
-                        name.to_uppercase(),
-                        e.body_text()
-                    ))
-                })?;
+                let file_name = clean_file_name(part.file_name.as_deref(), &name);
                 let slot = if name == "a" { &mut a } else { &mut b };
                 if slot.is_some() {
                     return Err(ApiError::bad(format!("field `{name}` was sent twice")));
                 }
                 *slot = Some(Upload {
                     name: file_name,
-                    bytes,
+                    bytes: bytes.slice(part.data),
                 });
                 continue;
             }
-            let value = field
-                .text()
-                .await
-                .map_err(|e| ApiError::bad(format!("field `{name}`: {}", e.body_text())))?;
+            let value = std::str::from_utf8(&bytes[part.data]).map_err(|_| {
+                ApiError::bad(format!("field `{name}`: the value is not UTF-8 text"))
+            })?;
             let value = value.trim();
             if name == "pictures" {
                 add_pictures(value, &mut pictures)?;
@@ -128,6 +205,7 @@ impl Job {
             options,
             style,
             pictures,
+            reservation,
         })
     }
 }
@@ -179,7 +257,8 @@ fn add_pictures(value: &str, pictures: &mut Vec<Picture>) -> Result<(), ApiError
             "none" => {}
             _ => pictures.push(Picture::parse(p).ok_or_else(|| {
                 ApiError::bad(format!(
-                    "field `pictures`: `{value}` is not a list of pictures from {}",
+                    "field `pictures`: `{}` is not a list of pictures from {}",
+                    value.escape_debug(),
                     super::picture_names("")
                 ))
             })?),
@@ -199,6 +278,10 @@ mod tests {
             jobs: 1,
             queue: 1,
             timeout: Duration::from_secs(1),
+            header_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_connections: 4,
+            upload_budget_bytes: 4 << 20,
         }
     }
 

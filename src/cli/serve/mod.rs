@@ -1,15 +1,19 @@
 //! `spotdiff serve`: a local web server with one page and a JSON API behind it.
 //!
 //! Everything an upload touches stays in memory and is dropped when its request ends:
-//! the body is read into a buffer (capped), the images are decoded with the library's
-//! limits (checked from the header before any pixel memory is allocated), compared and
-//! rendered on Tokio's blocking pool, and the answer is built from memory. Nothing is
-//! written to disk.
+//! the body is read into one buffer (capped, within a budget shared by all uploads in
+//! flight), the images' headers are read and checked (limits, sizes) before any pixel
+//! is decoded, then they are decoded, compared and rendered on Tokio's blocking pool,
+//! and the answer is built from memory. Nothing is written to disk.
 //!
-//! Load is bounded three ways: at most `jobs` comparisons run at once, at most `queue`
-//! more wait for a slot (beyond that: 503 with `Retry-After`), and each request has a
-//! time limit.
+//! Load is bounded: at most `max_connections` connections are open (`conn.rs`: own
+//! accept loop, header and idle timeouts), uploads in flight share a memory budget, at
+//! most `jobs` comparisons run at once and at most `queue` more wait for a slot
+//! (beyond either: 503 with `Retry-After`), and each request has a time limit. A
+//! request that is abandoned (its time limit, its client gone) cancels its
+//! comparison, which frees the slot within a fraction of a second.
 
+mod conn;
 mod errors;
 mod form;
 mod limits;
@@ -27,13 +31,12 @@ use axum::Router;
 use base64::Engine as _;
 use errors::ApiError;
 use form::{Job, Upload};
-use limits::{Config, Gate};
+use limits::{Budget, Config, Gate};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use spotdiff::render::{render, Picture};
-use spotdiff::{encode_png, Error, Image, Limits, Method, Options, Session, Style, Verdict};
+use spotdiff::{encode_png, Cancel, Image, Method, Options, Session, Style, Verdict};
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,8 +52,14 @@ The API (described at /api/openapi.json):
   GET  /api/info             methods, defaults and limits
 
 Limits: uploads over --max-upload-mb get 413, images over --max-pixels get 413
-(checked before decoding), bad input gets 400/422 with {\"error\": \"...\"}. When all
---jobs slots are busy, up to --queue requests wait; more get 503 with Retry-After.
+(checked from the headers before decoding, as are their sizes), bad input gets
+400/422 with {\"error\": \"...\"}. When all --jobs slots are busy, up to --queue
+requests wait; more get 503 with Retry-After, as do uploads beyond
+--upload-budget-mb. A request's head must arrive within --header-timeout of its first
+byte; a connection silent for --idle-timeout is closed (an upload that stalls that
+long gets 408); at most --max-connections are open (when all are, idle ones are
+closed after a second). A request over --timeout gets 503 (408 while still
+uploading), and its comparison is stopped.
 
 Nothing uploaded is written to disk; it is dropped when its request ends.
 
@@ -78,7 +87,9 @@ pub struct ServeArgs {
     pub max_upload_mb: u64,
 
     /// Largest image accepted, in pixels (checked from the header before decoding).
-    #[arg(long, default_value_t = 40_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// A comparison needs about 25 bytes per pixel of memory and up to half a
+    /// microsecond of CPU per pixel per method where everything changed.
+    #[arg(long, default_value_t = 25_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: u64,
 
     /// Comparisons that run at once (0: one per CPU core).
@@ -93,6 +104,26 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
+    /// Seconds a request's head (request line and headers) may take from its first
+    /// byte; a slower client is disconnected.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Seconds a connection may stay silent: between requests (it is closed), inside
+    /// an upload (408) or while its answer is sent (it is closed).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+
+    /// Connections open at once; more wait to be accepted. When all are open, idle
+    /// ones are closed after one second.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections: u64,
+
+    /// Memory for all uploads in flight together, in MiB (at least --max-upload-mb);
+    /// an upload beyond it gets 503 with Retry-After.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub upload_budget_mb: u64,
+
     #[command(flatten)]
     pub backbone: BackboneArgs,
 }
@@ -105,6 +136,7 @@ const OPENAPI_JSON: &str = include_str!("web/openapi.json");
 struct AppState {
     config: Config,
     gate: Gate,
+    budget: Budget,
     session: Session,
 }
 
@@ -112,6 +144,7 @@ struct AppState {
 pub fn router(config: Config, session: Session) -> Router {
     let state = Arc::new(AppState {
         gate: Gate::new(config.jobs, config.queue),
+        budget: Budget::new(config.upload_budget_bytes),
         session,
         config,
     });
@@ -184,6 +217,10 @@ async fn info(State(state): State<Arc<AppState>>) -> Response {
             "jobs": c.jobs,
             "queue": c.queue,
             "timeout_s": c.timeout.as_secs(),
+            "header_timeout_s": c.header_timeout.as_secs(),
+            "idle_timeout_s": c.idle_timeout.as_secs(),
+            "max_connections": c.max_connections,
+            "upload_budget_bytes": c.upload_budget_bytes,
         },
     });
     axum::Json(body).into_response()
@@ -191,13 +228,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Response {
 
 /// `POST /api/compare`: the report as JSON, pictures as PNG data URLs.
 async fn compare_json(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let deadline = Instant::now() + state.config.timeout;
-    let work = async {
-        let job = Job::from_request(req, &state.config).await?;
-        let out = run_job(&state, job, deadline, Output::Json).await?;
-        Ok::<_, ApiError>(out)
-    };
-    respond(tokio::time::timeout_at(deadline.into(), work).await, &state)
+    handle(&state, req, |_| Ok(Output::Json)).await
 }
 
 /// `POST /api/compare/{name}.png`: one picture as `image/png`.
@@ -206,10 +237,8 @@ async fn compare_picture(
     UrlPath(file): UrlPath<String>,
     req: Request,
 ) -> Response {
-    let deadline = Instant::now() + state.config.timeout;
-    let work = async {
-        // The upload is read first, so that even a wrong name is answered cleanly.
-        let job = Job::from_request(req, &state.config).await?;
+    // The upload is read first, so that even a wrong name is answered cleanly.
+    handle(&state, req, move |_| {
         let picture = file
             .strip_suffix(".png")
             .and_then(Picture::parse)
@@ -219,9 +248,33 @@ async fn compare_picture(
                     format!("no picture `{file}` (use {}.png)", picture_names("{")),
                 )
             })?;
-        run_job(&state, job, deadline, Output::Png(picture)).await
+        Ok(Output::Png(picture))
+    })
+    .await
+}
+
+/// One comparison request: the upload (408 when it is too slow), then the work (503
+/// when it is too slow). The comparison's token is cancelled when this future ends or
+/// is dropped (the client went away, the time limit passed), which stops the work.
+async fn handle(
+    state: &Arc<AppState>,
+    req: Request,
+    output: impl FnOnce(&Job) -> Result<Output, ApiError>,
+) -> Response {
+    let deadline = Instant::now() + state.config.timeout;
+    let cancel = Cancel::new();
+    let _stop = cancel.on_drop();
+    let upload = Job::from_request(req, &state.config, &state.budget);
+    let job = match tokio::time::timeout_at(deadline.into(), upload).await {
+        Err(_) => return ApiError::upload_too_slow(state.config.timeout).into_response(),
+        Ok(Err(e)) => return e.into_response(),
+        Ok(Ok(job)) => job,
     };
-    respond(tokio::time::timeout_at(deadline.into(), work).await, &state)
+    let work = async {
+        let output = output(&job)?;
+        run_job(state, job, deadline, output, cancel.clone()).await
+    };
+    respond(tokio::time::timeout_at(deadline.into(), work).await, state)
 }
 
 pub(crate) fn picture_names(open: &str) -> String {
@@ -251,18 +304,30 @@ enum Output {
 
 /// Waits for a slot, then decodes, compares and renders on the blocking pool. The slot
 /// travels with the blocking work, so a request that times out keeps its slot until
-/// that work really ends: the number of comparisons running never exceeds `jobs`.
+/// that work really ends (soon: its token is cancelled): the number of comparisons
+/// running never exceeds `jobs`.
 async fn run_job(
     state: &Arc<AppState>,
     job: Job,
     deadline: Instant,
     output: Output,
+    cancel: Cancel,
 ) -> Result<Response, ApiError> {
     let permit = state.gate.enter(deadline).await?;
     let st = Arc::clone(state);
     let work = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        compare_job(&st, job, output)
+        let big = job.a.bytes.len() + job.b.bytes.len() >= TRIM_AFTER_BYTES;
+        let r = {
+            let _permit = permit;
+            compare_job(&st, job, output, &cancel)
+        };
+        if big
+            || r.as_ref()
+                .is_ok_and(|(_, pixels)| *pixels >= TRIM_AFTER_PIXELS)
+        {
+            release_memory();
+        }
+        r.map(|(resp, _)| resp)
     });
     match work.await {
         Ok(r) => r,
@@ -274,24 +339,62 @@ async fn run_job(
     }
 }
 
-fn decode(upload: &Upload, which: &str, limits: &Limits) -> Result<Image, Error> {
-    let label = format!("image {which} ({})", upload.name);
-    let mut img = spotdiff::decode(Path::new(&label), &upload.bytes, limits)?;
-    img.path = upload.name.clone().into();
-    Ok(img)
+/// After a request with this much upload, or this many pixels, freed memory is
+/// handed back to the system (see [`release_memory`]).
+const TRIM_AFTER_BYTES: usize = 4 << 20;
+const TRIM_AFTER_PIXELS: u64 = 4_000_000;
+
+/// Hands freed heap memory back to the system. glibc keeps what large requests
+/// freed in its arenas (one per thread that allocated), so after a burst the
+/// process would stay at its peak; `malloc_trim` returns the free pages. At most one
+/// trim runs at a time; it takes a few milliseconds.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static TRIMMING: AtomicBool = AtomicBool::new(false);
+        if !TRIMMING.swap(true, Ordering::AcqRel) {
+            // SAFETY: malloc_trim has no preconditions; it only walks the allocator's
+            // own free lists.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+            TRIMMING.store(false, Ordering::Release);
+        }
+    }
 }
 
-fn compare_job(state: &AppState, job: Job, output: Output) -> Result<Response, ApiError> {
-    let limits = job.options.limits;
-    let (a, b) = rayon::join(
-        || decode(&job.a, "A", &limits),
-        || decode(&job.b, "B", &limits),
-    );
-    let (a, b) = (a?, b?);
+/// The label an upload's messages name: `image A (its file name)`.
+fn label(upload: &Upload, which: &str) -> std::path::PathBuf {
+    format!("image {which} ({})", upload.name).into()
+}
+
+/// Decodes (headers and sizes first), compares and renders; the answer and the
+/// number of pixels compared.
+fn compare_job(
+    state: &AppState,
+    job: Job,
+    output: Output,
+    cancel: &Cancel,
+) -> Result<(Response, u64), ApiError> {
+    let (label_a, label_b) = (label(&job.a, "A"), label(&job.b, "B"));
+    let (mut a, mut b): (Image, Image) = spotdiff::decode_pair(
+        (&label_a, &job.a.bytes),
+        (&label_b, &job.b.bytes),
+        &job.options,
+        cancel,
+    )?;
+    a.path = job.a.name.clone().into();
+    b.path = job.b.name.clone().into();
+    let pixels = u64::from(a.width()) * u64::from(a.height());
     drop(job.a.bytes);
     drop(job.b.bytes);
-    let cmp = state.session.compare(&a, &b, &job.options)?;
+    drop(job.reservation);
+    let cmp = state
+        .session
+        .compare_cancellable(&a, &b, &job.options, cancel)?;
     let png = |p: Picture| -> Result<Vec<u8>, ApiError> {
+        cancel.check("pictures")?;
         let mut buf = Vec::new();
         encode_png(&render(&cmp, p, &job.style), &mut buf).map_err(|e| {
             ApiError::new(
@@ -314,7 +417,7 @@ fn compare_job(state: &AppState, job: Job, output: Output) -> Result<Response, A
             };
             h.insert("x-spotdiff-verdict", HeaderValue::from_static(verdict));
             h.insert("x-spotdiff-boxes", HeaderValue::from(report.boxes.len()));
-            Ok(resp)
+            Ok((resp, pixels))
         }
         Output::Json => {
             let encoded: Vec<(Picture, Vec<u8>)> = job
@@ -335,7 +438,7 @@ fn compare_job(state: &AppState, job: Job, output: Output) -> Result<Response, A
                     })
                     .collect(),
             );
-            Ok(axum::Json(value).into_response())
+            Ok((axum::Json(value).into_response(), pixels))
         }
     }
 }

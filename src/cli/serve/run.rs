@@ -1,5 +1,6 @@
 //! Running the server: the listener, the start-up lines, a clean stop on Ctrl-C.
 
+use super::conn::{self, Timeouts};
 use super::limits::Config;
 use super::{router, ServeArgs};
 use crate::cli::backbone::Selection;
@@ -26,8 +27,9 @@ pub fn run(args: ServeArgs) -> Result<u8, Error> {
             _ => local,
         };
         println!(
-            "spotdiff serve: listening on http://{shown}/ (up to {} MiB per upload, {} comparisons at once; Ctrl-C to stop)",
+            "spotdiff serve: listening on http://{shown}/ (up to {} MiB per upload, {} MiB for all uploads in flight, {} comparisons at once; Ctrl-C to stop)",
             config.max_upload_bytes >> 20,
+            config.upload_budget_bytes >> 20,
             config.jobs
         );
         if !local.ip().is_loopback() {
@@ -46,10 +48,20 @@ pub fn run(args: ServeArgs) -> Result<u8, Error> {
             Selection::Off => {}
         }
         let session = Session::with_backbone(selection.into_backbone());
-        axum::serve(listener, router(config, session))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| listen_error(addr, &e))?;
+        let timeouts = Timeouts {
+            header: config.header_timeout,
+            idle: config.idle_timeout,
+            request: config.timeout,
+        };
+        let max_connections = config.max_connections;
+        conn::serve(
+            listener,
+            router(config, session),
+            max_connections,
+            timeouts,
+            shutdown_signal(),
+        )
+        .await;
         println!("spotdiff serve: stopped");
         Ok(0)
     })
