@@ -65,7 +65,7 @@ def main() -> int:
     import spotdiff
     import spotdiff.ray as sray
 
-    manifest = make_pairs(Path(args.data), args.pairs)
+    manifest = make_pairs(Path(args.data).resolve(), args.pairs)
     pairs = [json.loads(line) for line in manifest.read_text().splitlines()]
     n = len(pairs)
     cores = os.cpu_count() or 1
