@@ -196,7 +196,7 @@ class Comparison:
         self.boxes: List[Box] = [Box.from_report(b) for b in self.report["boxes"]]
         s = self.report["scores"]
         #: Image-level scores.
-        self.scores = Scores(**s)
+        self.scores = Scores(**{f: s.get(f) for f in Scores.__dataclass_fields__})
 
     @property
     def verdict(self) -> str:
@@ -334,7 +334,7 @@ def _pixels(arr: Any, order: str) -> "_spotdiff.Pixels":
             f"a numpy image is H x W, H x W x 1, H x W x 3 or H x W x 4, not shape {arr.shape}"
         )
     h, w, c = arr.shape
-    return _spotdiff.Pixels(np.ascontiguousarray(arr).tobytes(), w, h, c, order)
+    return _spotdiff.Pixels(arr.tobytes(), w, h, c, order)  # C order, one copy
 
 
 def _pil(im: Any) -> "_spotdiff.Pixels":
