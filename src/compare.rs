@@ -63,6 +63,19 @@ impl Comparison<'_> {
     pub fn deep_map(&self) -> Option<&DeepMap> {
         self.fields.deep.as_ref()
     }
+
+    /// The same comparison, owning A and B (copied where it borrowed them), so that it
+    /// can outlive the input images: a front end that keeps a comparison to draw its
+    /// pictures later (the Python package's result object).
+    pub fn into_owned(self) -> Comparison<'static> {
+        Comparison {
+            report: self.report,
+            a: Cow::Owned(self.a.into_owned()),
+            b: Cow::Owned(self.b.into_owned()),
+            fields: self.fields,
+            timings: self.timings,
+        }
+    }
 }
 
 /// Time spent in each step of [`compare_with`], in milliseconds.
