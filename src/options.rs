@@ -89,6 +89,37 @@ pub enum GlobalChange {
     Ignore,
 }
 
+impl std::str::FromStr for SizePolicy {
+    type Err = String;
+    /// The command line's names: `auto`, `error`, `align`, `resize`, `pad`.
+    fn from_str(s: &str) -> std::result::Result<SizePolicy, String> {
+        match s {
+            "auto" => Ok(SizePolicy::Auto),
+            "error" => Ok(SizePolicy::Error),
+            "align" => Ok(SizePolicy::Align),
+            "resize" => Ok(SizePolicy::Resize),
+            "pad" => Ok(SizePolicy::Pad),
+            _ => Err(format!(
+                "unknown size policy `{s}` (use auto, error, align, resize or pad)"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for GlobalChange {
+    type Err = String;
+    /// `different` or `ignore`.
+    fn from_str(s: &str) -> std::result::Result<GlobalChange, String> {
+        match s {
+            "different" => Ok(GlobalChange::Different),
+            "ignore" => Ok(GlobalChange::Ignore),
+            _ => Err(format!(
+                "unknown global-change rule `{s}` (use different or ignore)"
+            )),
+        }
+    }
+}
+
 /// An axis-aligned rectangle in pixels: left, top, width, height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rect {

@@ -84,7 +84,9 @@ OPTION_DEFAULTS: Dict[str, Any] = {
     "min_area": 12,
     "merge_distance": 12,
     "ignore": (),
-    "size_policy": "error",
+    "size_policy": "auto",
+    "align": "none",
+    "global_change": "different",
     "max_pixels": 100_000_000,
 }
 
@@ -403,7 +405,9 @@ class Comparer:
     ``method`` (``fused``, ``pixel``, ``ssim``, ``deep``), ``threshold`` (ΔE or
     ``"auto"``), ``ssim_threshold``, ``deep_threshold``, ``min_area``,
     ``merge_distance``, ``ignore`` (a list of ``(x, y, w, h)``), ``size_policy``
-    (``error``, ``resize``, ``pad``), ``max_pixels``; ``channels`` (``"rgb"`` or
+    (``auto``, ``error``, ``align``, ``resize``, ``pad``), ``align`` (``none``,
+    ``auto``, ``shift``, ``affine``, ``homography``), ``global_change``
+    (``different``, ``ignore``), ``max_pixels``; ``channels`` (``"rgb"`` or
     ``"bgr"``) is how numpy inputs are ordered.
 
     Thread-safe: one comparer serves any number of threads, each comparison runs with

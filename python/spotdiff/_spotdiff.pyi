@@ -36,7 +36,9 @@ class Options:
         min_area: int = 12,
         merge_distance: int = 12,
         ignore: Union[_Rect, Sequence[_Rect], None] = None,
-        size_policy: str = "error",
+        size_policy: str = "auto",
+        align: str = "none",
+        global_change: str = "different",
         max_pixels: int = 100_000_000,
     ) -> None: ...
     @property

@@ -13,8 +13,8 @@ use pyo3::types::PyByteArray;
 use spotdiff::deep::{default_model, Backbone, ModelSpec};
 use spotdiff::render::{parse_hex_color, render, Picture};
 use spotdiff::{
-    ErrorKind, Hint, Image, LimitKind, Limits, Method, Options as LibOptions, Rect, SizePolicy,
-    Style, Threshold,
+    AlignMode, ErrorKind, GlobalChange, Hint, Image, LimitKind, Limits, Method,
+    Options as LibOptions, Rect, SizePolicy, Style, Threshold,
 };
 use std::path::{Path, PathBuf};
 
@@ -191,7 +191,8 @@ struct Options {
 impl Options {
     #[new]
     #[pyo3(signature = (*, method="fused", threshold=None, ssim_threshold=None, deep_threshold=None,
-        min_area=12, merge_distance=12, ignore=None, size_policy="error", max_pixels=100_000_000))]
+        min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="none",
+        global_change="different", max_pixels=100_000_000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         method: &str,
@@ -202,6 +203,8 @@ impl Options {
         merge_distance: i64,
         ignore: Option<&Bound<'_, PyAny>>,
         size_policy: &str,
+        align: &str,
+        global_change: &str,
         max_pixels: i64,
     ) -> PyResult<Options> {
         let method = Method::parse(method).ok_or_else(|| {
@@ -212,18 +215,15 @@ impl Options {
                 &format!("unknown method (use {})", names.join(", ")),
             )
         })?;
-        let size_policy = match size_policy {
-            "error" => SizePolicy::Error,
-            "resize" => SizePolicy::Resize,
-            "pad" => SizePolicy::Pad,
-            other => {
-                return Err(option_err(
-                    "size_policy",
-                    format!("{other:?}"),
-                    "unknown size policy (use error, resize or pad)",
-                ))
-            }
-        };
+        let size_policy: SizePolicy = size_policy
+            .parse()
+            .map_err(|e: String| option_err("size_policy", format!("{size_policy:?}"), &e))?;
+        let align: AlignMode = align
+            .parse()
+            .map_err(|e: String| option_err("align", format!("{align:?}"), &e))?;
+        let global_change: GlobalChange = global_change
+            .parse()
+            .map_err(|e: String| option_err("global_change", format!("{global_change:?}"), &e))?;
         let mut rects = Vec::new();
         if let Some(ig) = ignore.filter(|v| !v.is_none()) {
             // One rectangle, or a list of them.
@@ -244,6 +244,8 @@ impl Options {
             merge_distance: count("merge_distance", merge_distance, u64::from(u32::MAX))? as u32,
             ignore: rects,
             size_policy,
+            align,
+            global_change,
             limits: Limits {
                 max_pixels: count("max_pixels", max_pixels, u64::MAX)?,
                 ..Limits::default()

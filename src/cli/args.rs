@@ -56,7 +56,7 @@ pub struct CompareArgs {
     /// sizes, else refuse), error (refuse), align (register and compare the overlap,
     /// whatever registration finds), resize (B to A's size, same aspect ratio only) or
     /// pad (both to the larger size; the padding counts as changed).
-    #[arg(long, default_value = "auto", value_parser = parse_size_policy)]
+    #[arg(long, default_value = "auto", value_parser = str::parse::<SizePolicy>)]
     pub size_policy: SizePolicy,
 
     /// How B is brought onto A before comparing: none (pixel (x, y) against (x, y);
@@ -64,12 +64,12 @@ pub struct CompareArgs {
     /// (identity when the images agree, else the simplest model that explains them: a
     /// shift, then a similarity, affine or perspective map from keypoints), shift,
     /// affine or homography. Parts of A that B does not cover are never boxed.
-    #[arg(long, default_value = "none", value_parser = parse_align)]
+    #[arg(long, default_value = "none", value_parser = str::parse::<AlignMode>)]
     pub align: AlignMode,
 
     /// A whole-picture change (moved, scaled, rotated, tone): different (exit 1,
     /// never boxed) or ignore.
-    #[arg(long, default_value = "different", value_parser = parse_global_change)]
+    #[arg(long, default_value = "different", value_parser = str::parse::<GlobalChange>)]
     pub global_change: GlobalChange,
 
     /// Refuse images with more pixels than this (checked before decoding).
@@ -207,42 +207,6 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
 
 fn parse_rect(s: &str) -> Result<Rect, String> {
     Rect::parse(s).ok_or_else(|| format!("`{s}` is not a rectangle x,y,w,h with w,h > 0"))
-}
-
-fn parse_size_policy(s: &str) -> Result<SizePolicy, String> {
-    match s {
-        "auto" => Ok(SizePolicy::Auto),
-        "error" => Ok(SizePolicy::Error),
-        "align" => Ok(SizePolicy::Align),
-        "resize" => Ok(SizePolicy::Resize),
-        "pad" => Ok(SizePolicy::Pad),
-        _ => Err(format!(
-            "unknown size policy `{s}` (use auto, error, align, resize or pad)"
-        )),
-    }
-}
-
-fn parse_align(s: &str) -> Result<AlignMode, String> {
-    match s {
-        "auto" => Ok(AlignMode::Auto),
-        "none" => Ok(AlignMode::None),
-        "shift" => Ok(AlignMode::Shift),
-        "affine" => Ok(AlignMode::Affine),
-        "homography" => Ok(AlignMode::Homography),
-        _ => Err(format!(
-            "unknown alignment `{s}` (use auto, none, shift, affine or homography)"
-        )),
-    }
-}
-
-fn parse_global_change(s: &str) -> Result<GlobalChange, String> {
-    match s {
-        "different" => Ok(GlobalChange::Different),
-        "ignore" => Ok(GlobalChange::Ignore),
-        _ => Err(format!(
-            "unknown global-change rule `{s}` (use different or ignore)"
-        )),
-    }
 }
 
 fn parse_color(s: &str) -> Result<[u8; 3], String> {

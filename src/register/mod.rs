@@ -229,6 +229,23 @@ pub enum AlignMode {
     Auto,
 }
 
+impl std::str::FromStr for AlignMode {
+    type Err = String;
+    /// `auto`, `none`, `shift`, `affine` or `homography`.
+    fn from_str(s: &str) -> std::result::Result<AlignMode, String> {
+        match s {
+            "auto" => Ok(AlignMode::Auto),
+            "none" => Ok(AlignMode::None),
+            "shift" => Ok(AlignMode::Shift),
+            "affine" => Ok(AlignMode::Affine),
+            "homography" => Ok(AlignMode::Homography),
+            _ => Err(format!(
+                "unknown alignment `{s}` (use auto, none, shift, affine or homography)"
+            )),
+        }
+    }
+}
+
 /// Which photometric correction registration may apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
