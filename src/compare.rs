@@ -3,13 +3,14 @@
 
 use crate::align::{align, Alignment};
 use crate::cancel::Cancel;
+use crate::change;
 use crate::deep::{Backbone, DeepMap};
 use crate::error::{Error, Result};
 use crate::load::Image;
 use crate::map::{Map, TileRect, Tiles, TILE};
 use crate::options::{
-    GlobalChange, Method, Options, Rect, Settings, SizePolicy, Threshold, DEEP_FLOOR, PIXEL_FLOOR,
-    SSIM_FLOOR,
+    Detector, GlobalChange, Method, Options, Rect, Settings, SizePolicy, Threshold, DEEP_FLOOR,
+    PIXEL_FLOOR, SSIM_FLOOR,
 };
 use crate::regions::{self, Region, Sample};
 use crate::register::{
@@ -110,12 +111,27 @@ pub(crate) struct Fields {
     /// 255 where registered B covers A; pixels outside are never boxed. `None` when B
     /// covers all of A.
     pub overlap: Option<image::GrayImage>,
+    /// The change model's verdict per pixel (row-major, 1 = part of a change), for
+    /// the methods it serves; `None` for the SSIM and deep methods.
+    pub marked: Option<Vec<u8>>,
 }
 
 impl Fields {
     /// The evidence at one pixel, `None` when it is below every threshold.
     #[inline]
     pub fn sample(&self, x: u32, y: u32) -> Option<Sample> {
+        if let Some(m) = &self.marked {
+            let i = y as usize * self.pixel.width as usize + x as usize;
+            if m[i] == 0 {
+                return None;
+            }
+            let de = self.pixel.get(x, y);
+            return Some(Sample {
+                score: de / self.pixel_t,
+                delta_e: de,
+                evidence: EVIDENCE_PIXEL,
+            });
+        }
         if !self.pixel.has_tile_at(x, y) {
             return None;
         }
@@ -235,13 +251,7 @@ impl Fields {
     }
 
     fn ignored(&self, x: u32, y: u32) -> bool {
-        self.overlap
-            .as_ref()
-            .is_some_and(|m| m.get_pixel(x, y)[0] == 0)
-            || self
-                .ignore
-                .iter()
-                .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+        outside(self.overlap.as_ref(), &self.ignore, x, y)
     }
 }
 
@@ -350,8 +360,13 @@ fn run<'a>(
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
     let global = registration.as_ref().map_or_else(Vec::new, global_findings);
 
+    // With the model detector, the pixel and fused methods detect with the change
+    // model; otherwise each method thresholds its own maps.
+    let modelled = matches!(settings.method, Method::Pixel | Method::Fused)
+        && settings.detector == Detector::Model;
     let pixel_t = match settings.pixel_threshold {
         Threshold::Fixed(t) => t,
+        Threshold::Auto if modelled => MODEL.jnd,
         Threshold::Auto => PIXEL_FLOOR,
     };
     let ssim_t = match settings.ssim_threshold {
@@ -363,8 +378,30 @@ fn run<'a>(
         Threshold::Auto => DEEP_FLOOR,
     };
     let clock = std::time::Instant::now();
+    let mut detection = None;
     let (pixel_map, ssim_result) = if tiles.is_clean() {
         (Map::zeros(w, h), None)
+    } else if modelled {
+        let ask = change::Ask {
+            floor: pixel_t,
+            min_area: settings.min_area,
+            merge_distance: settings.merge_distance,
+            alpha,
+        };
+        let ignore = &settings.ignore;
+        let tested = |x: u32, y: u32| !outside(overlap.as_ref(), ignore, x, y);
+        let (found, ssim) = rayon::join(
+            || {
+                crate::cancel::catching(|| {
+                    Ok(change::detect(&ia, &ib, ask, &MODEL, tested, cancel))
+                })
+            },
+            || ssim_score(&ia, &ib, &tiles, cancel),
+        );
+        let found = found?;
+        let map = Map::from_plane(w, h, &found.delta_e);
+        detection = Some(found);
+        (map, Some(ssim?))
     } else {
         let (pixel, ssim) = change_maps(
             (&ia, &ib),
@@ -407,7 +444,7 @@ fn run<'a>(
 
     let clock = std::time::Instant::now();
     let fill = match (&ssim_map, settings.method) {
-        (Some(_), Method::Fused) => {
+        (Some(_), Method::Fused) if detection.is_none() => {
             fill::flat_fill_map(&ia, &ib, &pixel_map, SSIM_SUPPORT * pixel_t)
         }
         _ => None,
@@ -423,14 +460,24 @@ fn run<'a>(
         fill,
         ignore: settings.ignore.clone(),
         overlap,
+        marked: detection.as_mut().map(|d| std::mem::take(&mut d.marked)),
     };
-    let regions = if tiles.is_clean() || settings.method == Method::Deep {
-        Vec::new()
-    } else {
-        find_regions(&fields, &settings, (&ia, &ib), alpha, cancel)
+    let mut boxes: Vec<ChangeBox> = match &detection {
+        Some(d) => d
+            .found
+            .iter()
+            .map(|f| ChangeBox {
+                significance: Some(f.log10_nfa),
+                ..to_box(&f.region)
+            })
+            .collect(),
+        None if tiles.is_clean() || settings.method == Method::Deep => Vec::new(),
+        None => find_regions(&fields, &settings, (&ia, &ib), alpha, cancel)
+            .iter()
+            .map(to_box)
+            .collect(),
     };
     cancel.check("boxes")?;
-    let mut boxes: Vec<ChangeBox> = regions.iter().map(to_box).collect();
     if fields.deep.is_some() {
         for b in &mut boxes {
             b.deep_change = Some(peak_deep(&fields, b));
@@ -463,6 +510,7 @@ fn run<'a>(
         registration: registration.map(|r| r.report),
         global,
         verdict,
+        noise: detection.as_ref().map(|d| d.noise),
         scores: Scores {
             ssim: ssim_score,
             changed_pixel_ratio: changed as f64 / total,
@@ -1087,9 +1135,30 @@ fn to_box(r: &Region) -> ChangeBox {
         mean_change: (r.sum_delta_e / r.changed_pixels.max(1) as f64) as f32,
         peak_change: r.peak_delta_e,
         deep_change: None,
+        significance: None,
         evidence,
         kind: BoxKind::Visual,
     }
+}
+
+/// The change model's constants (see [`change::Model`]).
+const MODEL: change::Model = change::Model::DEFAULT;
+
+/// True where a pixel is not compared: outside the overlap or in an ignored area.
+fn outside(overlap: Option<&image::GrayImage>, ignore: &[Rect], x: u32, y: u32) -> bool {
+    overlap.is_some_and(|m| m.get_pixel(x, y)[0] == 0)
+        || ignore
+            .iter()
+            .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+}
+
+/// SSIM's score alone (the change model does not read its map).
+fn ssim_score(a: &RgbaImage, b: &RgbaImage, tiles: &Tiles, cancel: &Cancel) -> Result<ssim::Ssim> {
+    let (la, lb) = (
+        Watched::new(ssim::Luma(a), cancel),
+        Watched::new(ssim::Luma(b), cancel),
+    );
+    crate::cancel::catching(|| Ok(ssim::compute(&la, &lb, tiles, ssim::MapKind::None)))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 // needs is re-exported below.
 pub(crate) mod align;
 pub(crate) mod cancel;
+pub(crate) mod change;
 pub(crate) mod color;
 pub(crate) mod compare;
 pub(crate) mod fill;
@@ -45,6 +46,7 @@ pub mod report;
 
 pub use align::Alignment;
 pub use cancel::{Cancel, CancelOnDrop};
+pub use change::Noise;
 pub use color::{luma601, srgb_to_lab};
 pub use compare::{compare, compare_cancellable, compare_with, Comparison, Timings};
 pub use deep::Backbone;
@@ -53,8 +55,8 @@ pub use load::{
     check_pair, decode, decode_cancellable, load, probe, read_file, Header, Image, ImageInfo,
 };
 pub use options::{
-    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold, DEEP_FLOOR,
-    PIXEL_FLOOR, SSIM_FLOOR,
+    AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold,
+    DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
 };
 pub use render::{Picture, Style};
 pub use report::{BoxKind, ChangeBox, Report, Verdict};

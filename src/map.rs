@@ -30,6 +30,25 @@ impl Map {
         }
     }
 
+    /// A map with every tile, from a row-major plane of `width × height` values.
+    pub fn from_plane(width: u32, height: u32, plane: &[f32]) -> Map {
+        let mut map = Map::zeros(width, height);
+        let rows = height.div_ceil(TILE);
+        for ty in 0..rows {
+            for tx in 0..map.cols {
+                let (x0, y0) = (tx * TILE, ty * TILE);
+                let (tw, th) = (TILE.min(width - x0), TILE.min(height - y0));
+                let mut v = Vec::with_capacity((tw * th) as usize);
+                for y in y0..y0 + th {
+                    let row = (y * width) as usize;
+                    v.extend_from_slice(&plane[row + x0 as usize..row + (x0 + tw) as usize]);
+                }
+                map.tiles[(ty * map.cols + tx) as usize] = Some(v.into_boxed_slice());
+            }
+        }
+        map
+    }
+
     #[inline]
     pub fn get(&self, x: u32, y: u32) -> f32 {
         let (tx, ty) = (x / TILE, y / TILE);

@@ -280,6 +280,7 @@ mod tests {
             mean_change: 0.0,
             peak_change: 0.0,
             deep_change: None,
+            significance: None,
             evidence: vec![],
             kind: crate::report::BoxKind::Visual,
         };

@@ -31,6 +31,9 @@ pub struct Report {
     /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported)
     /// or `different` (at least one box).
     pub verdict: Verdict,
+    /// The pair's noise as the change model measured it (robust level per Lab
+    /// channel, edge jitter in pixels); `null` when the model did not run.
+    pub noise: Option<crate::change::Noise>,
     pub scores: Scores,
     pub thresholds: Thresholds,
     pub boxes: Vec<ChangeBox>,
@@ -105,6 +108,10 @@ pub struct ChangeBox {
     /// Largest deep-feature distance in the box, `2 (1 - cos)`; `null` without a
     /// backbone.
     pub deep_change: Option<f32>,
+    /// The change model's significance: log10 of the number of false alarms of its
+    /// best window (at most log10 ε, e.g. −12 means one such window in 10¹² pairs of
+    /// pure noise); `null` for the SSIM and deep methods' boxes.
+    pub significance: Option<f32>,
     /// Which evidence found it: `pixel`, `ssim`, `deep`.
     pub evidence: Vec<&'static str>,
     /// `visual`, or `semantic` when only deep features found it.

@@ -360,3 +360,53 @@ fn demo_pair_finds_every_edit() {
         );
     }
 }
+
+/// A box as inclusive corners, as [`iou`] takes them.
+fn corners(b: &spotdiff::ChangeBox) -> [u32; 4] {
+    [b.x, b.y, b.x + b.w - 1, b.y + b.h - 1]
+}
+
+/// The change model (`--detector model --align auto`): the nuisances it already
+/// explains from the pair's own noise and registration give zero boxes, and the demo
+/// pair's four edits are four boxes, each significant and on its edit. (JPEG q75,
+/// brightness with clipping and re-rendered text still give boxes with the model:
+/// see the README, "Change model".)
+#[test]
+fn the_change_model_measures_the_noise_and_finds_the_edits() {
+    let model = |m: Method| spotdiff::Options {
+        method: m,
+        detector: spotdiff::Detector::Model,
+        align: spotdiff::AlignMode::Auto,
+        ..spotdiff::Options::default()
+    };
+    for m in [Method::Pixel, Method::Fused] {
+        for (i, p) in photos().iter().enumerate() {
+            let r = run_with(p, &noisy(p, 3.0, 7 + i as u64), &model(m));
+            assert!(r.boxes.is_empty(), "noise σ=3 ({m:?}): {:?}", r.boxes);
+            let noise = r.noise.expect("the model reports the noise");
+            assert!(noise.sigma[0] > 0.6, "above the floor: {noise:?}");
+            for (dx, dy) in [(1, 0), (0, 1), (1, 1)] {
+                let (a, b) = shifted_pair(p, dx, dy);
+                let r = run_with(&a, &b, &model(m));
+                assert!(r.boxes.is_empty(), "shift {dx},{dy} ({m:?}): {:?}", r.boxes);
+            }
+        }
+        let demo = |f: &str| open(&repo(&format!("examples/{f}")));
+        let (a, b) = (demo("before.png"), demo("after.png"));
+        let r = run_with(&a, &b, &model(m));
+        assert_eq!(r.boxes.len(), 4, "demo ({m:?}): {:?}", r.boxes);
+        let clean = run_with(&a, &b, &method(m));
+        for bx in &r.boxes {
+            assert!(bx.significance.is_some_and(|s| s <= -2.0), "{bx:?}");
+            let best = clean
+                .boxes
+                .iter()
+                .map(|c| iou(corners(bx), corners(c)))
+                .fold(0.0f64, f64::max);
+            assert!(
+                best >= 0.5,
+                "{bx:?} is not on an edit the rules find ({best})"
+            );
+        }
+    }
+}

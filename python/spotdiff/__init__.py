@@ -87,6 +87,7 @@ OPTION_DEFAULTS: Dict[str, Any] = {
     "size_policy": "auto",
     "align": "none",
     "global_change": "different",
+    "detector": "rules",
     "max_pixels": 100_000_000,
 }
 
@@ -407,7 +408,7 @@ class Comparer:
     ``merge_distance``, ``ignore`` (a list of ``(x, y, w, h)``), ``size_policy``
     (``auto``, ``error``, ``align``, ``resize``, ``pad``), ``align`` (``none``,
     ``auto``, ``shift``, ``affine``, ``homography``), ``global_change``
-    (``different``, ``ignore``), ``max_pixels``; ``channels`` (``"rgb"`` or
+    (``different``, ``ignore``), ``detector`` (``rules``, ``model``), ``max_pixels``; ``channels`` (``"rgb"`` or
     ``"bgr"``) is how numpy inputs are ordered.
 
     Thread-safe: one comparer serves any number of threads, each comparison runs with

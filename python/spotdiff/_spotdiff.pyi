@@ -39,6 +39,7 @@ class Options:
         size_policy: str = "auto",
         align: str = "none",
         global_change: str = "different",
+        detector: str = "rules",
         max_pixels: int = 100_000_000,
     ) -> None: ...
     @property

@@ -13,7 +13,7 @@ use pyo3::types::PyByteArray;
 use spotdiff::deep::{default_model, Backbone, ModelSpec};
 use spotdiff::render::{parse_hex_color, render, Picture};
 use spotdiff::{
-    AlignMode, ErrorKind, GlobalChange, Hint, Image, LimitKind, Limits, Method,
+    AlignMode, Detector, ErrorKind, GlobalChange, Hint, Image, LimitKind, Limits, Method,
     Options as LibOptions, Rect, SizePolicy, Style, Threshold,
 };
 use std::path::{Path, PathBuf};
@@ -192,7 +192,7 @@ impl Options {
     #[new]
     #[pyo3(signature = (*, method="fused", threshold=None, ssim_threshold=None, deep_threshold=None,
         min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="none",
-        global_change="different", max_pixels=100_000_000))]
+        global_change="different", detector="rules", max_pixels=100_000_000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         method: &str,
@@ -205,6 +205,7 @@ impl Options {
         size_policy: &str,
         align: &str,
         global_change: &str,
+        detector: &str,
         max_pixels: i64,
     ) -> PyResult<Options> {
         let method = Method::parse(method).ok_or_else(|| {
@@ -246,6 +247,9 @@ impl Options {
             size_policy,
             align,
             global_change,
+            detector: detector
+                .parse::<Detector>()
+                .map_err(|e: String| option_err("detector", format!("{detector:?}"), &e))?,
             limits: Limits {
                 max_pixels: count("max_pixels", max_pixels, u64::MAX)?,
                 ..Limits::default()

@@ -10,7 +10,7 @@
 use clap::{Args, Parser};
 use spotdiff::render::parse_hex_color;
 use spotdiff::{
-    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold,
+    AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold,
 };
 
 /// What a comparison is told: evidence, thresholds, regions, sizes, limits.
@@ -62,8 +62,9 @@ pub struct CompareArgs {
     /// How B is brought onto A before comparing: none (pixel (x, y) against (x, y);
     /// images of different sizes are still registered under --size-policy auto), auto
     /// (identity when the images agree, else the simplest model that explains them: a
-    /// shift, then a similarity, affine or perspective map from keypoints), shift,
-    /// affine or homography. Parts of A that B does not cover are never boxed.
+    /// shift, then a similarity, affine or perspective map from keypoints, and a tone
+    /// correction), shift, affine or homography. Parts of A that B does not cover are
+    /// never boxed.
     #[arg(long, default_value = "none", value_parser = str::parse::<AlignMode>)]
     pub align: AlignMode,
 
@@ -71,6 +72,13 @@ pub struct CompareArgs {
     /// never boxed) or ignore.
     #[arg(long, default_value = "different", value_parser = str::parse::<GlobalChange>)]
     pub global_change: GlobalChange,
+
+    /// What turns pixel differences into boxes (pixel and fused methods): rules (a ΔE
+    /// threshold and rules for edges, specks, slivers) or model (the change model:
+    /// noise measured from the pair, a multiscale significance test; --threshold is
+    /// then the least visible mean ΔE, auto 2.3).
+    #[arg(long, default_value = "rules", value_parser = str::parse::<Detector>)]
+    pub detector: Detector,
 
     /// Refuse images with more pixels than this (checked before decoding).
     #[arg(long, default_value_t = 100_000_000)]
@@ -91,6 +99,7 @@ impl CompareArgs {
             size_policy: self.size_policy,
             align: self.align,
             global_change: self.global_change,
+            detector: self.detector,
             limits: Limits {
                 max_pixels: self.max_pixels,
                 ..Limits::default()

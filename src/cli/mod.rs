@@ -129,6 +129,7 @@ mod tests {
             "size-policy" => "pad",
             "align" => "shift",
             "global-change" => "ignore",
+            "detector" => "model",
             "color" => "#00c8ff",
             "fill-opacity" => "0.25",
             _ => "7",

@@ -1,0 +1,362 @@
+//! The change model: one detector for the pixel evidence, calibrated on the pair.
+//!
+//! 1. [`residual`]: the signed Lab difference `B − A` on the tested pixels (the
+//!    overlap, minus ignored areas), and the gradient of the edges both images share.
+//! 2. [`noise`]: the pair's own noise, a robust level per channel plus edge jitter:
+//!    an edge may move by up to δ px, changing a pixel by up to δ times the shared
+//!    gradient, coherently along the edge. A lossless screenshot pair has almost no
+//!    noise, so one changed glyph is highly significant; a JPEG photo pair has real
+//!    noise, and its ringing on shared edges is explained by the jitter term.
+//! 3. [`windows`]: every window of a family of sizes (1 px to the whole image) and
+//!    aspect ratios (1:1, 3:1, 1:3), its mean residual tested against the noise the
+//!    model predicts for it (inflated by the spread measured over the pair's own
+//!    windows of that shape). A window is significant when its number of false alarms
+//!    is at most ε and its mean is visible (the effect floor).
+//! 4. Boxes: the pixels of significant windows whose own difference is visible and
+//!    above their noise, as 8-connected regions merged within the merge distance.
+//!    A region smaller than the minimum area stays only when it changed strongly.
+//!
+//! Signed residuals are the point: an edge moved by a fraction of a pixel gives +/−
+//! pairs that cancel in a window's mean, an added, removed or recoloured thing does not.
+
+pub mod noise;
+pub mod residual;
+pub mod windows;
+
+use crate::cancel::Cancel;
+use crate::regions::{self, Region, Sample};
+use image::RgbaImage;
+pub use noise::Noise;
+use residual::Residual;
+
+/// Evidence bit of the pixel map (as in `compare`).
+const EVIDENCE_PIXEL: u8 = 1;
+
+/// The model's constants, in one place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Model {
+    /// log10 of ε, the expected number of false detections per pair under the noise
+    /// model (0: at most one).
+    pub log10_eps: f64,
+    /// Effect floor with `--threshold auto`: a window's mean difference must be at
+    /// least this ΔE (one just-noticeable difference, as CIEDE2000's 2.3).
+    pub jnd: f32,
+    /// Lowest noise level per Lab channel: what 8-bit quantisation leaves.
+    pub sigma_floor: f32,
+    /// Edge jitter allowed on every pair, in pixels (edges may always move by this
+    /// much: anti-aliasing, sub-pixel text positioning), and at most.
+    pub min_jitter: f32,
+    pub max_jitter: f32,
+    /// Shared gradient (Lab units per pixel) from which a pixel counts as an edge when
+    /// the jitter is measured.
+    pub edge_gradient: f32,
+    /// A pixel of a significant window is part of the change when its difference is
+    /// at least this share of the effect floor and `mark_z` times its own noise.
+    pub mark_fraction: f32,
+    pub mark_z: f32,
+    /// A region under the minimum area stays when its peak is this many times the
+    /// effect floor and its significance reaches `speck_log10_nfa` (a single pixel
+    /// changed strongly on a clean pair is a change; on a noisy one it is noise).
+    pub strong: f32,
+    pub speck_log10_nfa: f32,
+}
+
+impl Model {
+    /// The documented defaults.
+    pub const DEFAULT: Model = Model {
+        log10_eps: -2.0,
+        jnd: 2.3,
+        sigma_floor: 0.5,
+        min_jitter: 0.3,
+        max_jitter: 2.0,
+        edge_gradient: 4.0,
+        mark_fraction: 0.5,
+        mark_z: 2.0,
+        strong: 3.0,
+        speck_log10_nfa: -4.0,
+    };
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model::DEFAULT
+    }
+}
+
+/// One change found: its region (box and ΔE statistics) and significance.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub region: Region,
+    /// log10 of the number of false alarms of the best window touching it.
+    pub log10_nfa: f32,
+}
+
+/// What the model found in one pair.
+pub struct Detection {
+    pub noise: Noise,
+    pub found: Vec<Found>,
+    /// Per pixel (row-major): 1 where the pixel belongs to a change.
+    pub marked: Vec<u8>,
+    /// Per pixel: ΔE of the residual.
+    pub delta_e: Vec<f32>,
+}
+
+/// How the detector is asked: the effect floor (ΔE), the minimum area and the merge
+/// distance (px), and whether alpha matters.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub floor: f32,
+    pub min_area: u32,
+    pub merge_distance: u32,
+    pub alpha: bool,
+}
+
+/// Runs the model on A and the registered B; `valid(x, y)` says which pixels are
+/// tested (the overlap, minus ignored areas).
+pub fn detect(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    ask: Ask,
+    model: &Model,
+    valid: impl Fn(u32, u32) -> bool + Sync,
+    cancel: &Cancel,
+) -> Detection {
+    let (w, h) = a.dimensions();
+    let r = Residual::new(a, b, ask.alpha, valid);
+    cancel.bail("noise");
+    let noise = Noise::estimate(&r, model);
+    let sig = windows::test(&r, &noise, model, ask.floor, cancel);
+    cancel.bail("boxes");
+    let n = r.valid.len();
+    let delta_e: Vec<f32> = (0..n).map(|i| r.delta_e(i)).collect();
+    let mark_floor = model.mark_fraction * ask.floor;
+    // A pixel of a significant window is part of the change when the part of its own
+    // difference that jitter cannot explain, or that of the mean difference of the
+    // 5×5 pixels around it (faint changes over noise), stands above the noise.
+    let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
+    let near_g = local_means(&r.g, r.width, r.height, MARK_RADIUS);
+    let side = (2 * MARK_RADIUS + 1) as f32;
+    let z2 = model.mark_z * model.mark_z;
+    let noise2: f32 = noise.sigma.iter().map(|s| s * s).sum();
+    let excess2 = |d: [f32; 3], g: [f32; 3]| -> f32 {
+        (0..3)
+            .map(|c| (d[c].abs() - noise.jitter_bound(c, g[c])).max(0.0).powi(2))
+            .sum()
+    };
+    let marked: Vec<u8> = (0..n)
+        .map(|i| {
+            if sig.covered[i] == 0 || r.valid[i] == 0 || delta_e[i] < mark_floor {
+                return 0;
+            }
+            let at = |p: &[Vec<f32>; 3]| [p[0][i], p[1][i], p[2][i]];
+            let own = excess2(at(&r.d), at(&r.g));
+            let local = excess2(at(&near_d), at(&near_g));
+            let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
+            let local_ok = local * side * side >= z2 * noise2 && local >= mark_floor * mark_floor;
+            u8::from(own_ok || local_ok)
+        })
+        .collect();
+    let wu = w as usize;
+    let comps = regions::components(w, h, None, |x, y| {
+        let i = y as usize * wu + x as usize;
+        (marked[i] == 1).then(|| Sample {
+            score: delta_e[i] / ask.floor,
+            delta_e: delta_e[i],
+            evidence: EVIDENCE_PIXEL,
+        })
+    });
+    let merged = regions::merge_near(comps, ask.merge_distance);
+    let strong = model.strong * ask.floor;
+    let found = merged
+        .into_iter()
+        .map(|region| Found {
+            log10_nfa: sig.best_in(region.x0, region.y0, region.x1, region.y1),
+            region,
+        })
+        .filter(|f| {
+            f.region.changed_pixels >= u64::from(ask.min_area)
+                || (f.region.peak_delta_e >= strong && f.log10_nfa <= model.speck_log10_nfa)
+        })
+        .collect();
+    Detection {
+        noise,
+        found,
+        marked,
+        delta_e,
+    }
+}
+
+/// Half the side of the neighbourhood whose mean difference can mark a pixel.
+const MARK_RADIUS: usize = 2;
+
+/// Per channel, the mean of `planes` over the `(2r+1)²` pixels around each pixel
+/// (the image's edge clamps the window; means over the pixels inside).
+fn local_means(planes: &[Vec<f32>; 3], w: u32, h: u32, r: usize) -> [Vec<f32>; 3] {
+    let (w, h) = (w as usize, h as usize);
+    std::array::from_fn(|c| {
+        let d = &planes[c];
+        let mut rows = vec![0f32; w * h];
+        for y in 0..h {
+            let row = &d[y * w..(y + 1) * w];
+            let mut acc: f32 = row[..r.min(w)].iter().sum();
+            for x in 0..w {
+                if x + r < w {
+                    acc += row[x + r];
+                }
+                if x > r {
+                    acc -= row[x - r - 1];
+                }
+                let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
+                rows[y * w + x] = acc / n as f32;
+            }
+        }
+        let mut out = vec![0f32; w * h];
+        for x in 0..w {
+            let mut acc: f32 = (0..r.min(h)).map(|y| rows[y * w + x]).sum();
+            for y in 0..h {
+                if y + r < h {
+                    acc += rows[(y + r) * w + x];
+                }
+                if y > r {
+                    acc -= rows[(y - r - 1) * w + x];
+                }
+                let n = (y + r).min(h - 1) + 1 - y.saturating_sub(r);
+                out[y * w + x] = acc / n as f32;
+            }
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgba;
+
+    fn ask() -> Ask {
+        Ask {
+            floor: 2.3,
+            min_area: 12,
+            merge_distance: 4,
+            alpha: false,
+        }
+    }
+
+    /// A 96×64 "screenshot": white, with rows of dark 1 px strokes (text-like).
+    fn page() -> RgbaImage {
+        RgbaImage::from_fn(96, 64, |x, y| {
+            let ink = y % 8 < 5 && y % 8 > 0 && x % 4 == 1 && (x / 12) % 2 == 0;
+            let v = if ink { 40 } else { 250 };
+            Rgba([v, v, v, 255])
+        })
+    }
+
+    fn boxes(a: &RgbaImage, b: &RgbaImage) -> Vec<(u32, u32, u32, u32)> {
+        detect(a, b, ask(), &Model::default(), |_, _| true, &Cancel::new())
+            .found
+            .iter()
+            .map(|f| {
+                let r = f.region.rect();
+                (r.x, r.y, r.w, r.h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_changed_stroke_on_a_clean_pair_is_one_box_around_it() {
+        let a = page();
+        let mut b = a.clone();
+        for y in 17..21 {
+            b.put_pixel(3, y, Rgba([40, 40, 40, 255]));
+        }
+        assert_eq!(boxes(&a, &b), vec![(3, 17, 1, 4)]);
+    }
+
+    #[test]
+    fn identical_and_change_free_pairs_have_no_box() {
+        let a = page();
+        assert!(boxes(&a, &a.clone()).is_empty());
+        // Every ink pixel one level lighter: far under a just-noticeable difference.
+        let b = RgbaImage::from_fn(96, 64, |x, y| {
+            let p = a.get_pixel(x, y).0;
+            let v = if p[0] < 128 { p[0] + 1 } else { p[0] };
+            Rgba([v, v, v, 255])
+        });
+        assert!(boxes(&a, &b).is_empty());
+    }
+
+    #[test]
+    fn a_faint_tint_over_a_noisy_area_is_found_and_its_box_covers_it() {
+        // Deterministic texture ±8 levels; B is A re-noised, plus a +10-level tint.
+        let tex = |x: u32, y: u32, seed: u32| -> i32 {
+            let h = (x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ seed)
+                .wrapping_mul(1_274_126_177);
+            ((h >> 24) % 17) as i32 - 8
+        };
+        let img = |seed: u32, tint: bool| {
+            RgbaImage::from_fn(128, 96, |x, y| {
+                let t = if tint && (40..80).contains(&x) && (30..60).contains(&y) {
+                    10
+                } else {
+                    0
+                };
+                let v = (128 + tex(x, y, seed) / 2 + t).clamp(0, 255) as u8;
+                Rgba([v, v, 110, 255])
+            })
+        };
+        let (a, b) = (img(1, false), img(2, true));
+        let found = boxes(&a, &b);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (x, y, w, h) = found[0];
+        assert!(
+            x <= 42 && y <= 32 && x + w >= 78 && y + h >= 58,
+            "{found:?}"
+        );
+        assert!(boxes(&a, &img(2, false)).is_empty(), "noise alone");
+    }
+
+    #[test]
+    fn an_edge_moved_by_a_subpixel_amount_is_not_a_change() {
+        // A vertical soft edge; B has it moved by about a third of a pixel.
+        let edge = |shift: f32| {
+            RgbaImage::from_fn(64, 32, |x, _| {
+                let t = ((x as f32 - 32.0 - shift) / 1.5).clamp(-1.0, 1.0);
+                let v = (140.0 + 100.0 * t) as u8;
+                Rgba([v, v, v, 255])
+            })
+        };
+        assert!(boxes(&edge(0.0), &edge(0.35)).is_empty());
+        assert_eq!(boxes(&edge(0.0), &edge(6.0)).len(), 1, "a real move is");
+    }
+
+    #[test]
+    fn local_means_of_a_literal() {
+        let a = RgbaImage::from_pixel(5, 1, Rgba([0, 0, 0, 255]));
+        let mut b = a.clone();
+        b.put_pixel(2, 0, Rgba([255, 255, 255, 255]));
+        let r = Residual::new(&a, &b, false, |_, _| true);
+        let m = local_means(&r.d, 5, 1, 1);
+        let l = r.d[0][2];
+        for (x, want) in [(0, 0.0), (1, l / 3.0), (2, l / 3.0), (3, l / 3.0), (4, 0.0)] {
+            assert!((m[0][x] - want).abs() < 1e-3, "{x}: {}", m[0][x]);
+        }
+    }
+
+    #[test]
+    fn untested_pixels_are_never_boxed() {
+        let a = page();
+        let b = RgbaImage::from_pixel(96, 64, Rgba([0, 0, 0, 255]));
+        let d = detect(
+            &a,
+            &b,
+            ask(),
+            &Model::default(),
+            |x, _| x >= 90,
+            &Cancel::new(),
+        );
+        assert!(d
+            .found
+            .iter()
+            .all(|f| f.region.x0 >= 90 && f.log10_nfa < 0.0));
+    }
+}

@@ -1,0 +1,411 @@
+//! The multiscale test: the mean residual of every window of a family of sizes and
+//! aspect ratios, read from integral images, against what the noise model allows
+//! for that window (edge jitter up to a bound, then Gaussian noise). A window is significant when its number of false alarms,
+//! `NFA = N_tests · 2Φ̄(|z|)`, is at most ε, and its mean is visible (at least the
+//! effect floor, ΔE).
+
+use super::noise::Noise;
+use super::residual::Residual;
+use super::Model;
+use crate::cancel::Cancel;
+use rayon::prelude::*;
+
+/// The windows' sizes: about √2 apart, from one pixel to the whole image.
+fn sizes(limit: u32) -> Vec<u32> {
+    let mut out = vec![1, 2, 3];
+    let mut s = 4u32;
+    while s <= limit {
+        out.push(s);
+        out.push(s + s / 2);
+        s *= 2;
+    }
+    out.retain(|&v| v <= limit);
+    out
+}
+
+/// A window shape, `w × h`, and its positions (every half window, plus the last
+/// position flush with the far edge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Shape {
+    /// Squares and 3:1 / 1:3 rectangles (lines of text, borders, wires).
+    pub fn family(width: u32, height: u32) -> Vec<Shape> {
+        let mut out = Vec::new();
+        for s in sizes(width.max(height)) {
+            for (w, h) in [(s, s), (3 * s, s), (s, 3 * s)] {
+                if w <= width && h <= height {
+                    out.push(Shape { w, h });
+                }
+            }
+        }
+        out
+    }
+
+    fn stride(&self) -> (u32, u32) {
+        ((self.w / 2).max(1), (self.h / 2).max(1))
+    }
+
+    fn starts(len: u32, size: u32, stride: u32) -> Vec<u32> {
+        let last = len - size;
+        let mut v: Vec<u32> = (0..=last).step_by(stride as usize).collect();
+        if *v.last().unwrap() != last {
+            v.push(last);
+        }
+        v
+    }
+
+    fn positions(&self, width: u32, height: u32) -> (Vec<u32>, Vec<u32>) {
+        let (sx, sy) = self.stride();
+        (
+            Shape::starts(width, self.w, sx),
+            Shape::starts(height, self.h, sy),
+        )
+    }
+}
+
+/// Integral images of the residual, of the shared gradient and of the tested-pixel
+/// count.
+struct Integrals {
+    stride: usize,
+    d: [Vec<f64>; 3],
+    g: [Vec<f64>; 3],
+    n: Vec<u32>,
+}
+
+impl Integrals {
+    fn new(r: &Residual) -> Integrals {
+        let (w, h) = (r.width as usize, r.height as usize);
+        let stride = w + 1;
+        let build = |value: &(dyn Fn(usize) -> f64 + Sync)| -> Vec<f64> {
+            let mut out = vec![0f64; stride * (h + 1)];
+            for y in 0..h {
+                let mut row = 0f64;
+                for x in 0..w {
+                    row += value(y * w + x);
+                    out[(y + 1) * stride + x + 1] = out[y * stride + x + 1] + row;
+                }
+            }
+            out
+        };
+        let planes: Vec<Vec<f64>> = (0..6)
+            .into_par_iter()
+            .map(|k| {
+                let c = k % 3;
+                if k < 3 {
+                    build(&|i| f64::from(r.d[c][i]))
+                } else {
+                    build(&|i| f64::from(r.g[c][i]) * f64::from(r.valid[i]))
+                }
+            })
+            .collect();
+        let mut it = planes.into_iter();
+        let mut take3 = || -> [Vec<f64>; 3] { std::array::from_fn(|_| it.next().unwrap()) };
+        let d = take3();
+        let g = take3();
+        let mut n = vec![0u32; stride * (h + 1)];
+        for y in 0..h {
+            let mut row = 0u32;
+            for x in 0..w {
+                row += u32::from(r.valid[y * w + x]);
+                n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
+            }
+        }
+        Integrals { stride, d, g, n }
+    }
+
+    #[inline]
+    fn sum(&self, p: &[f64], x: u32, y: u32, s: Shape) -> f64 {
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = (x0 + s.w as usize, y0 + s.h as usize);
+        let k = self.stride;
+        p[y1 * k + x1] - p[y0 * k + x1] - p[y1 * k + x0] + p[y0 * k + x0]
+    }
+
+    #[inline]
+    fn count(&self, x: u32, y: u32, s: Shape) -> u32 {
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = (x0 + s.w as usize, y0 + s.h as usize);
+        let k = self.stride;
+        self.n[y1 * k + x1] + self.n[y0 * k + x0] - self.n[y0 * k + x1] - self.n[y1 * k + x0]
+    }
+}
+
+/// What one window says, per channel: z, the part of its mean difference that
+/// edge jitter cannot explain over the noise's standard deviation for the window;
+/// the share of the jitter bound in the allowance; and that unexplained mean.
+struct Stat {
+    z: [f64; 3],
+    share: [f64; 3],
+    mean: [f64; 3],
+}
+
+/// Edge jitter is bounded, not random: an edge moved by up to δ px changes each
+/// pixel by up to δ·g, with the same sign all along the edge, so a window's sum may
+/// be off by up to δ·Σg without any change. Only the excess is tested against the
+/// noise, `σ·√n`.
+fn stat(ii: &Integrals, noise: &Noise, x: u32, y: u32, s: Shape) -> Option<Stat> {
+    let n = ii.count(x, y, s);
+    // Windows mostly outside the tested area are not tests.
+    if 2 * u64::from(n) < u64::from(s.w) * u64::from(s.h) || n == 0 {
+        return None;
+    }
+    let mut st = Stat {
+        z: [0.0; 3],
+        share: [0.0; 3],
+        mean: [0.0; 3],
+    };
+    let nf = f64::from(n);
+    for c in 0..3 {
+        let d = ii.sum(&ii.d[c], x, y, s);
+        let bound = f64::from(noise.jitter[c]) * ii.sum(&ii.g[c], x, y, s).max(0.0);
+        let excess = (d.abs() - bound).max(0.0).copysign(d);
+        let sd = f64::from(noise.sigma[c]) * nf.sqrt();
+        st.z[c] = excess / sd;
+        st.share[c] = bound / (bound + sd);
+        st.mean[c] = excess / nf;
+    }
+    Some(st)
+}
+
+/// log10 of the two-sided Gaussian tail `2Φ̄(z) = erfc(z/√2)`, accurate far into
+/// the tail (Numerical Recipes' erfc, fractional error under 1.2e-7, in log form).
+pub fn log10_tail(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    (t.ln() + poly) / std::f64::consts::LN_10
+}
+
+/// The |z| at which a test among `log10_n` (log10 of their number) reaches
+/// NFA = 10^`log10_eps`.
+pub fn z_needed(log10_n: f64, log10_eps: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 40.0f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if log10_n + log10_tail(mid) > log10_eps {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// The test's result: which pixels lie in a significant window, and the best
+/// (lowest) log10 NFA over the windows touching each cell of [`CELL`] pixels.
+pub struct Significant {
+    pub covered: Vec<u8>,
+    pub cells: Vec<f32>,
+    pub cols: u32,
+}
+
+/// Cell side of [`Significant::cells`].
+pub const CELL: u32 = 8;
+
+impl Significant {
+    /// The best log10 NFA of the windows touching `rect`'s cells.
+    pub fn best_in(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> f32 {
+        let mut best = f32::INFINITY;
+        for cy in y0 / CELL..=y1 / CELL {
+            for cx in x0 / CELL..=x1 / CELL {
+                best = best.min(self.cells[(cy * self.cols + cx) as usize]);
+            }
+        }
+        best
+    }
+}
+
+/// Per shape and channel, the spread of the raw z over a sample of windows, for
+/// windows dominated by edge jitter and for the others: the inflation that spatial
+/// correlation (JPEG blocks, demosaicing) and the model's error add. At least 1.
+/// `None` where too few windows were sampled to measure (the largest shapes): the
+/// caller keeps the inflation of the next smaller shape of the same aspect.
+fn inflation(
+    ii: &Integrals,
+    noise: &Noise,
+    shape: Shape,
+    xs: &[u32],
+    ys: &[u32],
+) -> [[Option<f64>; 2]; 3] {
+    const SAMPLE: usize = 4096;
+    // Measured only where at least 256 disjoint windows fit: with fewer, one change
+    // is a large share of the sample (the caller carries a smaller shape's value).
+    let (iw, ih) = (*xs.last().unwrap() + shape.w, *ys.last().unwrap() + shape.h);
+    if u64::from(shape.w) * u64::from(shape.h) * 256 > u64::from(iw) * u64::from(ih) {
+        return [[None; 2]; 3];
+    }
+    let total = xs.len() * ys.len();
+    let step = (total / SAMPLE).max(1);
+    let mut z: [[Vec<f32>; 2]; 3] = Default::default();
+    for k in (0..total).step_by(step) {
+        let (x, y) = (xs[k % xs.len()], ys[k / xs.len()]);
+        if let Some(st) = stat(ii, noise, x, y, shape) {
+            for c in 0..3 {
+                z[c][usize::from(st.share[c] >= 0.5)].push(st.z[c] as f32);
+            }
+        }
+    }
+    let mut out = [[None; 2]; 3];
+    for c in 0..3 {
+        for g in 0..2 {
+            let v = std::mem::take(&mut z[c][g]);
+            if v.len() >= 32 {
+                out[c][g] = Some((1.4826 * f64::from(super::noise::mad(v))).max(1.0));
+            }
+        }
+    }
+    out
+}
+
+/// Runs the test on every window of [`Shape::family`].
+pub fn test(
+    r: &Residual,
+    noise: &Noise,
+    model: &Model,
+    floor: f32,
+    cancel: &Cancel,
+) -> Significant {
+    let (w, h) = (r.width, r.height);
+    let ii = Integrals::new(r);
+    let shapes = Shape::family(w, h);
+    let placed: Vec<(Shape, Vec<u32>, Vec<u32>)> = shapes
+        .iter()
+        .map(|s| {
+            let (xs, ys) = s.positions(w, h);
+            (*s, xs, ys)
+        })
+        .collect();
+    let windows: u64 = placed
+        .iter()
+        .map(|(_, xs, ys)| (xs.len() * ys.len()) as u64)
+        .sum();
+    let log10_tests = (3.0 * windows as f64).log10();
+    let z_min = z_needed(log10_tests, model.log10_eps);
+    let cols = w.div_ceil(CELL);
+    let rows = h.div_ceil(CELL);
+    let mut cells = vec![f32::INFINITY; (cols * rows) as usize];
+    let stride = w as usize + 1;
+    let mut diff = vec![0i32; stride * (h as usize + 1)];
+    let floor2 = f64::from(floor) * f64::from(floor);
+    // The inflation last measured per aspect (square, wide, tall), channel and group;
+    // it never decreases with the window's size (correlated noise adds up).
+    let mut last = [[[1.0f64; 2]; 3]; 3];
+    for (shape, xs, ys) in &placed {
+        cancel.bail("change test");
+        let aspect = match shape.w.cmp(&shape.h) {
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+            std::cmp::Ordering::Less => 2,
+        };
+        let measured = inflation(&ii, noise, *shape, xs, ys);
+        let mut kappa = last[aspect];
+        for c in 0..3 {
+            for g in 0..2 {
+                if let Some(k) = measured[c][g] {
+                    kappa[c][g] = kappa[c][g].max(k);
+                }
+            }
+            // Edge windows not measured at all count as the others.
+            if measured[c][1].is_none() && kappa[c][1] < kappa[c][0] {
+                kappa[c][1] = kappa[c][0];
+            }
+        }
+        last[aspect] = kappa;
+        let hits: Vec<Vec<(u32, f32)>> = ys
+            .par_iter()
+            .map(|&y| {
+                let mut row = Vec::new();
+                for &x in xs {
+                    let Some(st) = stat(&ii, noise, x, y, *shape) else {
+                        continue;
+                    };
+                    let effect2: f64 = st.mean.iter().map(|m| m * m).sum();
+                    if effect2 < floor2 {
+                        continue;
+                    }
+                    let z = kappa
+                        .iter()
+                        .zip(st.share.iter().zip(&st.z))
+                        .map(|([flat, edge], (share, z))| z.abs() / (flat + share * (edge - flat)))
+                        .fold(0f64, f64::max);
+                    if z >= z_min {
+                        row.push((x, (log10_tests + log10_tail(z)) as f32));
+                    }
+                }
+                row
+            })
+            .collect();
+        for (&y, row) in ys.iter().zip(&hits) {
+            let (y0, y1) = (y as usize, (y + shape.h) as usize);
+            for &(x, lnfa) in row {
+                let (x0, x1) = (x as usize, (x + shape.w) as usize);
+                diff[y0 * stride + x0] += 1;
+                diff[y0 * stride + x1] -= 1;
+                diff[y1 * stride + x0] -= 1;
+                diff[y1 * stride + x1] += 1;
+                for cy in y / CELL..=(y + shape.h - 1) / CELL {
+                    for cx in x / CELL..=(x + shape.w - 1) / CELL {
+                        let c = &mut cells[(cy * cols + cx) as usize];
+                        *c = c.min(lnfa);
+                    }
+                }
+            }
+        }
+    }
+    // Prefix sums of the difference array: > 0 inside some significant window.
+    let (wu, hu) = (w as usize, h as usize);
+    let mut covered = vec![0u8; wu * hu];
+    let mut above = vec![0i32; wu + 1];
+    for y in 0..hu {
+        let mut run = 0i32;
+        for x in 0..wu {
+            run += diff[y * stride + x];
+            above[x] += run;
+            covered[y * wu + x] = u8::from(above[x] > 0);
+        }
+    }
+    Significant {
+        covered,
+        cells,
+        cols,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_matches_known_values() {
+        // 2Φ̄(1.96) = 0.05, 2Φ̄(5) = 5.733e-7, 2Φ̄(10) = 1.524e-23.
+        assert!((log10_tail(1.96) - 0.05f64.log10()).abs() < 1e-3);
+        assert!((log10_tail(5.0) - 5.733e-7f64.log10()).abs() < 1e-3);
+        assert!((log10_tail(10.0) - 1.524e-23f64.log10()).abs() < 1e-2);
+        let z = z_needed(7.0, 0.0);
+        assert!((7.0 + log10_tail(z)).abs() < 1e-6);
+        assert!(z > 5.0 && z < 6.0, "{z}");
+    }
+
+    #[test]
+    fn shapes_cover_every_size_and_positions_reach_the_far_edge() {
+        let f = Shape::family(10, 7);
+        assert!(f.contains(&Shape { w: 1, h: 1 }));
+        assert!(f.contains(&Shape { w: 6, h: 6 }));
+        assert!(f.contains(&Shape { w: 9, h: 3 }));
+        assert!(f.iter().all(|s| s.w <= 10 && s.h <= 7));
+        let (xs, ys) = Shape { w: 4, h: 4 }.positions(10, 7);
+        assert_eq!(xs, vec![0, 2, 4, 6]);
+        assert_eq!(ys, vec![0, 2, 3]);
+    }
+}
