@@ -384,9 +384,11 @@ fn run<'a>(
     } else if modelled {
         let ask = change::Ask {
             floor: pixel_t,
+            auto_floor: settings.pixel_threshold == Threshold::Auto,
             min_area: settings.min_area,
             merge_distance: settings.merge_distance,
             alpha,
+            clipped: registration.as_ref().and_then(|r| clipping(&r.photometric)),
         };
         let ignore = &settings.ignore;
         let tested = |x: u32, y: u32| !outside(overlap.as_ref(), ignore, x, y);
@@ -414,6 +416,8 @@ fn run<'a>(
         (pixel, Some(ssim))
     };
     timings.maps_ms = ms(clock.elapsed());
+    // The model may raise an automatic floor to the pair's noise level.
+    let pixel_t = detection.as_ref().map_or(pixel_t, |d| d.floor);
     // The backbone runs after the pixel and SSIM maps, not beside them: ONNX Runtime
     // keeps every core busy on its own. Identical inputs need no run: their features
     // are equal by definition.
@@ -1143,6 +1147,19 @@ fn to_box(r: &Region) -> ChangeBox {
 
 /// The change model's constants (see [`change::Model`]).
 const MODEL: change::Model = change::Model::DEFAULT;
+
+/// The corrected values that B's 0 and 255 became under a tone correction (without a
+/// lighting field, whose bounds vary over the image).
+fn clipping(p: &crate::register::Photometric) -> Option<change::residual::Clipping> {
+    if !p.applied || p.field.is_some() {
+        return None;
+    }
+    let at = |c: usize, v: f32| ((v - p.offset[c]) / p.gain[c]).round().clamp(0.0, 255.0) as u8;
+    Some(change::residual::Clipping {
+        low: std::array::from_fn(|c| at(c, 0.0)),
+        high: std::array::from_fn(|c| at(c, 255.0)),
+    })
+}
 
 /// True where a pixel is not compared: outside the overlap or in an ignored area.
 fn outside(overlap: Option<&image::GrayImage>, ignore: &[Rect], x: u32, y: u32) -> bool {

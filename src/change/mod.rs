@@ -27,7 +27,7 @@ use crate::cancel::Cancel;
 use crate::regions::{self, Region, Sample};
 use image::RgbaImage;
 pub use noise::Noise;
-use residual::Residual;
+use residual::{local_means, Residual};
 
 /// Evidence bit of the pixel map (as in `compare`).
 const EVIDENCE_PIXEL: u8 = 1;
@@ -59,12 +59,17 @@ pub struct Model {
     /// changed strongly on a clean pair is a change; on a noisy one it is noise).
     pub strong: f32,
     pub speck_log10_nfa: f32,
+    /// With `--threshold auto`, the effect floor is at least this many times the
+    /// pair's noise level (√Σσ²): a mean offset within about one and a half noise
+    /// deviations per pixel is masked by that noise (contrast masking), e.g. the
+    /// block-mean errors of JPEG in flat areas.
+    pub masking: f32,
 }
 
 impl Model {
     /// The documented defaults.
     pub const DEFAULT: Model = Model {
-        log10_eps: -2.0,
+        log10_eps: -4.0,
         jnd: 2.3,
         sigma_floor: 0.5,
         min_jitter: 0.3,
@@ -73,7 +78,8 @@ impl Model {
         mark_fraction: 0.5,
         mark_z: 2.0,
         strong: 3.0,
-        speck_log10_nfa: -4.0,
+        speck_log10_nfa: -8.0,
+        masking: 1.0,
     };
 }
 
@@ -94,6 +100,8 @@ pub struct Found {
 /// What the model found in one pair.
 pub struct Detection {
     pub noise: Noise,
+    /// The effect floor used, ΔE.
+    pub floor: f32,
     pub found: Vec<Found>,
     /// Per pixel (row-major): 1 where the pixel belongs to a change.
     pub marked: Vec<u8>,
@@ -106,9 +114,14 @@ pub struct Detection {
 #[derive(Debug, Clone, Copy)]
 pub struct Ask {
     pub floor: f32,
+    /// The floor is automatic: raised to [`Model::masking`] times the pair's noise.
+    pub auto_floor: bool,
     pub min_area: u32,
     pub merge_distance: u32,
     pub alpha: bool,
+    /// After a tone correction of B: per RGB channel, the corrected values that
+    /// B's 0 and 255 became (see [`residual::Clipping`]).
+    pub clipped: Option<residual::Clipping>,
 }
 
 /// Runs the model on A and the registered B; `valid(x, y)` says which pixels are
@@ -122,9 +135,16 @@ pub fn detect(
     cancel: &Cancel,
 ) -> Detection {
     let (w, h) = a.dimensions();
-    let r = Residual::new(a, b, ask.alpha, valid);
+    let r = Residual::new(a, b, ask.alpha, ask.clipped, valid);
     cancel.bail("noise");
     let noise = Noise::estimate(&r, model);
+    let floor = if ask.auto_floor {
+        let level: f32 = noise.sigma.iter().map(|s| s * s).sum::<f32>().sqrt();
+        ask.floor.max(model.masking * level)
+    } else {
+        ask.floor
+    };
+    let ask = Ask { floor, ..ask };
     let sig = windows::test(&r, &noise, model, ask.floor, cancel);
     cancel.bail("boxes");
     let n = r.valid.len();
@@ -137,7 +157,6 @@ pub fn detect(
     let near_g = local_means(&r.g, r.width, r.height, MARK_RADIUS);
     let side = (2 * MARK_RADIUS + 1) as f32;
     let z2 = model.mark_z * model.mark_z;
-    let noise2: f32 = noise.sigma.iter().map(|s| s * s).sum();
     let excess2 = |d: [f32; 3], g: [f32; 3]| -> f32 {
         (0..3)
             .map(|c| (d[c].abs() - noise.jitter_bound(c, g[c])).max(0.0).powi(2))
@@ -151,6 +170,7 @@ pub fn detect(
             let at = |p: &[Vec<f32>; 3]| [p[0][i], p[1][i], p[2][i]];
             let own = excess2(at(&r.d), at(&r.g));
             let local = excess2(at(&near_d), at(&near_g));
+            let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
             let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
             let local_ok = local * side * side >= z2 * noise2 && local >= mark_floor * mark_floor;
             u8::from(own_ok || local_ok)
@@ -180,6 +200,7 @@ pub fn detect(
         .collect();
     Detection {
         noise,
+        floor: ask.floor,
         found,
         marked,
         delta_e,
@@ -189,45 +210,6 @@ pub fn detect(
 /// Half the side of the neighbourhood whose mean difference can mark a pixel.
 const MARK_RADIUS: usize = 2;
 
-/// Per channel, the mean of `planes` over the `(2r+1)²` pixels around each pixel
-/// (the image's edge clamps the window; means over the pixels inside).
-fn local_means(planes: &[Vec<f32>; 3], w: u32, h: u32, r: usize) -> [Vec<f32>; 3] {
-    let (w, h) = (w as usize, h as usize);
-    std::array::from_fn(|c| {
-        let d = &planes[c];
-        let mut rows = vec![0f32; w * h];
-        for y in 0..h {
-            let row = &d[y * w..(y + 1) * w];
-            let mut acc: f32 = row[..r.min(w)].iter().sum();
-            for x in 0..w {
-                if x + r < w {
-                    acc += row[x + r];
-                }
-                if x > r {
-                    acc -= row[x - r - 1];
-                }
-                let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
-                rows[y * w + x] = acc / n as f32;
-            }
-        }
-        let mut out = vec![0f32; w * h];
-        for x in 0..w {
-            let mut acc: f32 = (0..r.min(h)).map(|y| rows[y * w + x]).sum();
-            for y in 0..h {
-                if y + r < h {
-                    acc += rows[(y + r) * w + x];
-                }
-                if y > r {
-                    acc -= rows[(y - r - 1) * w + x];
-                }
-                let n = (y + r).min(h - 1) + 1 - y.saturating_sub(r);
-                out[y * w + x] = acc / n as f32;
-            }
-        }
-        out
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,9 +218,11 @@ mod tests {
     fn ask() -> Ask {
         Ask {
             floor: 2.3,
+            auto_floor: true,
             min_area: 12,
             merge_distance: 4,
             alpha: false,
+            clipped: None,
         }
     }
 
@@ -334,8 +318,8 @@ mod tests {
         let a = RgbaImage::from_pixel(5, 1, Rgba([0, 0, 0, 255]));
         let mut b = a.clone();
         b.put_pixel(2, 0, Rgba([255, 255, 255, 255]));
-        let r = Residual::new(&a, &b, false, |_, _| true);
-        let m = local_means(&r.d, 5, 1, 1);
+        let r = Residual::new(&a, &b, false, None, |_, _| true);
+        let m = residual::local_means(&r.d, 5, 1, 1);
         let l = r.d[0][2];
         for (x, want) in [(0, 0.0), (1, l / 3.0), (2, l / 3.0), (3, l / 3.0), (4, 0.0)] {
             assert!((m[0][x] - want).abs() < 1e-3, "{x}: {}", m[0][x]);

@@ -7,18 +7,27 @@ use super::residual::Residual;
 use super::Model;
 use serde::Serialize;
 
-/// The noise model of the residual of channel `c` at a pixel: Gaussian noise of
-/// standard deviation `sigma[c]`, plus edge jitter of up to `jitter[c] · g`, with
-/// `g` the pixel's shared gradient.
+/// Upper edges of the activity bins of the noise level function (Lab units per
+/// pixel); the last bin is open.
+pub const BINS: [f32; 8] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
+/// The noise model of the residual of channel `c` at a pixel: Gaussian noise whose
+/// level depends on the local activity (a noise level function: flat areas of a
+/// screenshot are exact, compression error lives around text and texture), plus
+/// edge jitter of up to `jitter[c] · g`, with `g` the pixel's shared gradient.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Noise {
-    /// Robust standard deviation of the residual per Lab channel ([`spread`]), at
-    /// least [`Model::sigma_floor`].
+    /// Robust standard deviation of the residual per Lab channel ([`spread`]) where
+    /// most pixels are: the level of the most populated activity bin, at least
+    /// [`Model::sigma_floor`].
     pub sigma: [f32; 3],
     /// Edge jitter per channel, in pixels: the 95th percentile of the residual on
     /// shared edges divided by their gradient, from [`Model::min_jitter`] to
     /// [`Model::max_jitter`].
     pub jitter: [f32; 3],
+    /// Per channel, the noise level (standard deviation) per activity bin
+    /// ([`BINS`], then the open bin): never below the flatter bins' level.
+    pub levels: [[f32; 9]; 3],
 }
 
 impl Noise {
@@ -26,15 +35,25 @@ impl Noise {
         let n = r.valid.len();
         // Every pixel for small images; a regular subsample of about a million.
         let step = (n / 1_000_000).max(1);
-        let mut sigma = [model.sigma_floor; 3];
         let mut jitter = [model.min_jitter; 3];
+        let mut levels = [[model.sigma_floor; 9]; 3];
+        let mut sigma = [model.sigma_floor; 3];
         for c in 0..3 {
-            let flat: Vec<f32> = (0..n)
-                .step_by(step)
-                .filter(|&i| r.valid[i] == 1)
-                .map(|i| r.d[c][i])
-                .collect();
-            sigma[c] = spread(flat).max(model.sigma_floor);
+            let mut bins: [Vec<f32>; 9] = Default::default();
+            for i in (0..n).step_by(step).filter(|&i| r.valid[i] == 1) {
+                bins[bin(r.activity[c][i])].push(r.d[c][i]);
+            }
+            // The whole pair's level is a lower bound for every bin.
+            let all: Vec<f32> = bins.iter().flatten().copied().collect();
+            let mut level = spread(all).max(model.sigma_floor);
+            let fullest = (0..9).max_by_key(|&k| bins[k].len()).unwrap_or(0);
+            for (k, v) in bins.into_iter().enumerate() {
+                if v.len() >= 256 {
+                    level = level.max(spread(v));
+                }
+                levels[c][k] = level;
+            }
+            sigma[c] = levels[c][fullest];
             let edges: Vec<f32> = (0..n)
                 .step_by(step)
                 .filter(|&i| r.valid[i] == 1 && r.g[c][i] >= model.edge_gradient)
@@ -46,7 +65,19 @@ impl Noise {
                     .min(model.max_jitter);
             }
         }
-        Noise { sigma, jitter }
+        Noise {
+            sigma,
+            jitter,
+            levels,
+        }
+    }
+
+    /// The variance of channel `c`'s random residual at a pixel of local activity
+    /// `act` ([`Residual::activity`]).
+    #[inline]
+    pub fn variance(&self, c: usize, act: f32) -> f32 {
+        let s = self.levels[c][bin(act)];
+        s * s
     }
 
     /// What edge jitter can explain of channel `c`'s residual at a pixel of shared
@@ -55,6 +86,12 @@ impl Noise {
     pub fn jitter_bound(&self, c: usize, g: f32) -> f32 {
         self.jitter[c] * g
     }
+}
+
+/// The activity bin of a value.
+#[inline]
+fn bin(act: f32) -> usize {
+    BINS.iter().position(|&e| act < e).unwrap_or(BINS.len())
 }
 
 /// A robust standard deviation that also sees heavy tails: the larger of
@@ -124,7 +161,7 @@ mod tests {
         });
         let mut b = a.clone();
         b.put_pixel(10, 10, Rgba([255, 0, 0, 255]));
-        let n = Noise::estimate(&Residual::new(&a, &b, false, |_, _| true), &model);
+        let n = Noise::estimate(&Residual::new(&a, &b, false, None, |_, _| true), &model);
         assert_eq!(n.sigma, [model.sigma_floor; 3]);
         // Deterministic noise, uniform in ±6 levels, on every pixel.
         let noisy = RgbaImage::from_fn(64, 64, |x, y| {
@@ -133,8 +170,34 @@ mod tests {
             let v = (i16::from(p[0]) + s).clamp(0, 255) as u8;
             Rgba([v, v, v, 255])
         });
-        let n = Noise::estimate(&Residual::new(&a, &noisy, false, |_, _| true), &model);
+        let n = Noise::estimate(&Residual::new(&a, &noisy, false, None, |_, _| true), &model);
         assert!(n.sigma[0] > 1.5, "{:?}", n.sigma);
         assert_eq!(n.sigma[1], model.sigma_floor, "grey noise has no chroma");
+    }
+
+    #[test]
+    fn the_noise_level_follows_the_activity() {
+        // Left half flat and exact; right half striped, with ±4 levels of noise in B.
+        // (The whole pair's level bounds every bin from below.)
+        let a = RgbaImage::from_fn(128, 64, |x, _| {
+            let v = if x >= 64 && x % 2 == 0 { 60 } else { 200 };
+            Rgba([v, v, v, 255])
+        });
+        let b = RgbaImage::from_fn(128, 64, |x, y| {
+            let p = a.get_pixel(x, y).0;
+            let s = if x >= 64 {
+                ((x * 7 + y * 13) % 9) as i16 - 4
+            } else {
+                0
+            };
+            let v = (i16::from(p[0]) + s) as u8;
+            Rgba([v, v, v, 255])
+        });
+        let model = Model::default();
+        let n = Noise::estimate(&Residual::new(&a, &b, false, None, |_, _| true), &model);
+        let flat = n.levels[0][0];
+        let busy = n.levels[0][8];
+        assert!(busy > 1.25 * flat, "{:?}", n.levels[0]);
+        assert!(n.variance(0, 100.0) > n.variance(0, 0.0));
     }
 }

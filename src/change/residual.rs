@@ -11,7 +11,8 @@ use rayon::prelude::*;
 pub struct Residual {
     pub width: u32,
     pub height: u32,
-    /// `B − A` per Lab channel (L, a, b); 0 where the pixel is not tested.
+    /// `B − A` as CIE94 components (lightness, weighted chroma, weighted hue: the
+    /// norm is ΔE94); 0 where the pixel is not tested.
     pub d: [Vec<f32>; 3],
     /// Per channel, the local gradient (the largest difference to a 4-neighbour)
     /// that edge jitter scales with. Lightness: the smaller of A's and B's, high
@@ -20,6 +21,31 @@ pub struct Residual {
     pub g: [Vec<f32>; 3],
     /// 1 where the pixel is tested (inside the overlap, outside ignored areas).
     pub valid: Vec<u8>,
+    /// Per channel, the local activity: the mean of `g` over the 5×5 pixels around
+    /// (compression error spreads over a textured block, not only its edges).
+    pub activity: [Vec<f32>; 3],
+}
+
+/// Where a tone correction saw B clipped: per RGB channel, the corrected values
+/// that B's 0 and 255 became. A corrected value there is only a bound (B's true value
+/// was at most, or at least, that), so a pixel whose difference from A points past
+/// the bound is not tested.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clipping {
+    pub low: [u8; 3],
+    pub high: [u8; 3],
+}
+
+impl Clipping {
+    /// True when pixel `b` of the corrected B sits at a clipped value and A's pixel
+    /// lies beyond it.
+    #[inline]
+    fn hides(&self, a: [u8; 4], b: [u8; 4]) -> bool {
+        (0..3).any(|c| {
+            (b[c] == self.high[c] && self.high[c] < 255 && a[c] > b[c])
+                || (b[c] == self.low[c] && self.low[c] > 0 && a[c] < b[c])
+        })
+    }
 }
 
 impl Residual {
@@ -30,6 +56,7 @@ impl Residual {
         a: &RgbaImage,
         b: &RgbaImage,
         alpha: bool,
+        clipped: Option<Clipping>,
         valid: impl Fn(u32, u32) -> bool + Sync,
     ) -> Residual {
         let (w, h) = a.dimensions();
@@ -58,9 +85,17 @@ impl Residual {
                             continue;
                         }
                         let i = y * wu + x;
-                        let mut diff = sub(lb[i], la[i]);
+                        if let Some(clip) = &clipped {
+                            let (pa, pb) = (a.as_raw(), b.as_raw());
+                            let px =
+                                |p: &[u8]| [p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]];
+                            if clip.hides(px(pa), px(pb)) {
+                                continue;
+                            }
+                        }
+                        let mut diff = weighed(la[i], lb[i]);
                         if let Some((da, db)) = &dark {
-                            let other = sub(db[i], da[i]);
+                            let other = weighed(da[i], db[i]);
                             if norm2(other) > norm2(diff) {
                                 diff = other;
                             }
@@ -70,26 +105,51 @@ impl Residual {
                     }
                 });
         }
-        let g = std::array::from_fn(|c| shared_gradient(&la, &lb, w, h, c));
+        let g = shared_gradients(&la, &lb, w, h);
+        let activity = local_means(&g, w, h, 2);
         Residual {
             width: w,
             height: h,
             d,
             g,
             valid: v,
+            activity,
         }
     }
 
-    /// ΔE of the residual at pixel `i` (Euclidean in Lab).
+    /// ΔE94 of the residual at pixel `i`.
     #[inline]
     pub fn delta_e(&self, i: usize) -> f32 {
         norm2([self.d[0][i], self.d[1][i], self.d[2][i]]).sqrt()
     }
 }
 
+/// The CIE94 weights of chroma and hue at chroma `c` (graphic arts: K1 0.045,
+/// K2 0.015): equal Lab distances look smaller in saturated colours.
 #[inline]
-fn sub(p: [f32; 3], q: [f32; 3]) -> [f32; 3] {
-    [p[0] - q[0], p[1] - q[1], p[2] - q[2]]
+fn weights(c: f32) -> (f32, f32) {
+    (1.0 + 0.045 * c, 1.0 + 0.015 * c)
+}
+
+/// `B − A` as CIE94 components: lightness, chroma and hue differences, the last two
+/// divided by their weights at the pair's mean chroma (so that the Euclidean norm is
+/// ΔE94). Chroma and hue are taken along and across the mean colour's direction;
+/// for a grey pixel, along a and b.
+#[inline]
+fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
+    let (da, db) = (pb[1] - pa[1], pb[2] - pa[2]);
+    let (ma, mb) = (0.5 * (pa[1] + pb[1]), 0.5 * (pa[2] + pb[2]));
+    let c = ma.hypot(mb);
+    if c < 1e-3 {
+        return [pb[0] - pa[0], da, db];
+    }
+    let (ux, uy) = (ma / c, mb / c);
+    let (sc, sh) = weights(c);
+    [
+        pb[0] - pa[0],
+        (da * ux + db * uy) / sc,
+        (db * ux - da * uy) / sh,
+    ]
 }
 
 #[inline]
@@ -97,37 +157,84 @@ fn norm2(p: [f32; 3]) -> f32 {
     p[0] * p[0] + p[1] * p[1] + p[2] * p[2]
 }
 
-/// min(|∇A|, |∇B|) of channel `c`, with |∇| the largest difference to a 4-neighbour
-/// (not a central difference: that is 0 at the centre of a 1 px line, whose value
-/// changes most when the line moves).
-fn shared_gradient(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32, c: usize) -> Vec<f32> {
+/// The local gradient per channel: the largest difference to a 4-neighbour (not a
+/// central difference: that is 0 at the centre of a 1 px line, whose value changes
+/// most when the line moves). Lightness: min over A and B (an edge both have);
+/// chroma and hue: the max (codecs blur chroma), of the (a, b) difference, divided by
+/// the CIE94 weights at the pixel's chroma.
+fn shared_gradients(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32) -> [Vec<f32>; 3] {
     let (w, h) = (w as usize, h as usize);
-    let grad = |p: &[[f32; 3]], x: usize, y: usize| -> f32 {
-        let at = |x: usize, y: usize| p[y * w + x][c];
-        let v = at(x, y);
-        let mut g = 0f32;
+    let grad = |p: &[[f32; 3]], x: usize, y: usize| -> (f32, f32) {
+        let v = p[y * w + x];
+        let (mut gl, mut gc) = (0f32, 0f32);
         for (nx, ny) in [
             (x.saturating_sub(1), y),
             ((x + 1).min(w - 1), y),
             (x, y.saturating_sub(1)),
             (x, (y + 1).min(h - 1)),
         ] {
-            g = g.max((at(nx, ny) - v).abs());
+            let q = p[ny * w + nx];
+            gl = gl.max((q[0] - v[0]).abs());
+            gc = gc.max((q[1] - v[1]).hypot(q[2] - v[2]));
         }
-        g
+        (gl, gc)
     };
-    let mut out = vec![0f32; w * h];
-    out.par_chunks_mut(w.max(1))
+    let mut out = [vec![0f32; w * h], vec![0f32; w * h], vec![0f32; w * h]];
+    let [o0, o1, o2] = &mut out;
+    o0.par_chunks_mut(w.max(1))
+        .zip(o1.par_chunks_mut(w.max(1)))
+        .zip(o2.par_chunks_mut(w.max(1)))
         .enumerate()
-        .for_each(|(y, row)| {
-            for (x, o) in row.iter_mut().enumerate() {
-                let (ga, gb) = (grad(la, x, y), grad(lb, x, y));
-                // Lightness: the edge both images have. Chroma: the sharper image's
-                // edge, since codecs and demosaicing blur chroma (4:2:0 subsampling).
-                *o = if c == 0 { ga.min(gb) } else { ga.max(gb) };
+        .for_each(|(y, ((r0, r1), r2))| {
+            for x in 0..w {
+                let ((la_l, la_c), (lb_l, lb_c)) = (grad(la, x, y), grad(lb, x, y));
+                let (pa, pb) = (la[y * w + x], lb[y * w + x]);
+                let c = (0.5 * (pa[1] + pb[1])).hypot(0.5 * (pa[2] + pb[2]));
+                let (sc, sh) = weights(c);
+                let gc = la_c.max(lb_c);
+                (r0[x], r1[x], r2[x]) = (la_l.min(lb_l), gc / sc, gc / sh);
             }
         });
     out
+}
+
+/// Per channel, the mean of `planes` over the `(2r+1)²` pixels around each pixel
+/// (the image's edge clamps the window; means over the pixels inside).
+pub fn local_means(planes: &[Vec<f32>; 3], w: u32, h: u32, r: usize) -> [Vec<f32>; 3] {
+    let (w, h) = (w as usize, h as usize);
+    std::array::from_fn(|c| {
+        let d = &planes[c];
+        let mut rows = vec![0f32; w * h];
+        for y in 0..h {
+            let row = &d[y * w..(y + 1) * w];
+            let mut acc: f32 = row[..r.min(w)].iter().sum();
+            for x in 0..w {
+                if x + r < w {
+                    acc += row[x + r];
+                }
+                if x > r {
+                    acc -= row[x - r - 1];
+                }
+                let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
+                rows[y * w + x] = acc / n as f32;
+            }
+        }
+        let mut out = vec![0f32; w * h];
+        for x in 0..w {
+            let mut acc: f32 = (0..r.min(h)).map(|y| rows[y * w + x]).sum();
+            for y in 0..h {
+                if y + r < h {
+                    acc += rows[(y + r) * w + x];
+                }
+                if y > r {
+                    acc -= rows[(y - r - 1) * w + x];
+                }
+                let n = (y + r).min(h - 1) + 1 - y.saturating_sub(r);
+                out[y * w + x] = acc / n as f32;
+            }
+        }
+        out
+    })
 }
 
 #[cfg(test)]
@@ -144,11 +251,11 @@ mod tests {
         let a = grey(4, 3, 100);
         let mut b = a.clone();
         b.put_pixel(1, 1, Rgba([120, 120, 120, 255]));
-        let r = Residual::new(&a, &b, false, |_, _| true);
+        let r = Residual::new(&a, &b, false, None, |_, _| true);
         let i = 4 + 1;
         assert!(r.d[0][i] > 5.0, "{}", r.d[0][i]);
         assert!(r.d[1][i].abs() < 0.01 && r.d[2][i].abs() < 0.01);
-        let back = Residual::new(&b, &a, false, |_, _| true);
+        let back = Residual::new(&b, &a, false, None, |_, _| true);
         assert!((back.d[0][i] + r.d[0][i]).abs() < 1e-4);
         assert_eq!(r.d[0][0], 0.0);
         assert!((r.delta_e(i) - r.d[0][i]).abs() < 1e-4);
@@ -163,17 +270,51 @@ mod tests {
         });
         let mut b = a.clone();
         b.put_pixel(1, 1, Rgba([220, 220, 220, 255]));
-        let r = Residual::new(&a, &b, false, |_, _| true);
+        let r = Residual::new(&a, &b, false, None, |_, _| true);
         assert!(r.g[0][8 * 2 + 4] > 20.0, "the shared edge");
         assert_eq!(r.g[0][8 + 1], 0.0, "the dot is in B only");
         assert!(r.g[1][8 + 1] < 0.01, "grey has no chroma edge");
     }
 
     #[test]
+    fn chroma_differences_are_weighed_as_cie94() {
+        // Grey: nothing to weigh. Saturated: the same Lab step counts for less.
+        assert_eq!(weighed([50.0, 0.0, 0.0], [52.0, 0.0, 0.0]), [2.0, 0.0, 0.0]);
+        let d = weighed([50.0, 60.0, 0.0], [50.0, 63.0, 0.0]);
+        let c = 61.5f32;
+        assert!((d[1] - 3.0 / (1.0 + 0.045 * c)).abs() < 1e-4, "{d:?}");
+        assert!(d[2].abs() < 1e-4, "a chroma step has no hue part");
+        let h = weighed([50.0, 60.0, 0.0], [50.0, 60.0, 3.0]);
+        assert!(
+            h[2] > h[1].abs() && h[2] < 3.0,
+            "hue weighs more than chroma: {h:?}"
+        );
+    }
+
+    #[test]
+    fn a_clipped_pixel_is_only_a_bound() {
+        // B was brightened and corrected back: its 255 became 236.
+        let clip = Clipping {
+            low: [0; 3],
+            high: [236; 3],
+        };
+        let a = RgbaImage::from_fn(3, 1, |x, _| {
+            let v = [250, 200, 230][x as usize];
+            Rgba([v, v, v, 255])
+        });
+        let b = RgbaImage::from_fn(3, 1, |x, _| {
+            let v = [236, 236, 236][x as usize];
+            Rgba([v, v, v, 255])
+        });
+        let r = Residual::new(&a, &b, false, Some(clip), |_, _| true);
+        assert_eq!(r.valid, vec![0, 1, 1], "A past the bound is not tested");
+    }
+
+    #[test]
     fn untested_pixels_have_no_residual() {
         let a = grey(4, 4, 10);
         let b = grey(4, 4, 200);
-        let r = Residual::new(&a, &b, false, |x, _| x >= 2);
+        let r = Residual::new(&a, &b, false, None, |x, _| x >= 2);
         assert_eq!(r.valid.iter().filter(|v| **v == 1).count(), 8);
         assert_eq!(r.d[0][0], 0.0);
         assert!(r.d[0][2] > 50.0);
@@ -184,7 +325,10 @@ mod tests {
         let a = RgbaImage::from_pixel(2, 1, Rgba([0, 0, 0, 0]));
         let mut b = a.clone();
         b.put_pixel(0, 0, Rgba([255, 255, 255, 255]));
-        assert_eq!(Residual::new(&a, &b, false, |_, _| true).delta_e(0), 0.0);
-        assert!(Residual::new(&a, &b, true, |_, _| true).delta_e(0) > 90.0);
+        assert_eq!(
+            Residual::new(&a, &b, false, None, |_, _| true).delta_e(0),
+            0.0
+        );
+        assert!(Residual::new(&a, &b, true, None, |_, _| true).delta_e(0) > 90.0);
     }
 }

@@ -67,17 +67,18 @@ impl Shape {
     }
 }
 
-/// Integral images of the residual, of the shared gradient and of the tested-pixel
-/// count.
+/// Integral images of the residual, of the shared gradient, of the noise variance
+/// and of the tested-pixel count.
 struct Integrals {
     stride: usize,
     d: [Vec<f64>; 3],
     g: [Vec<f64>; 3],
+    v: [Vec<f64>; 3],
     n: Vec<u32>,
 }
 
 impl Integrals {
-    fn new(r: &Residual) -> Integrals {
+    fn new(r: &Residual, noise: &Noise) -> Integrals {
         let (w, h) = (r.width as usize, r.height as usize);
         let stride = w + 1;
         let build = |value: &(dyn Fn(usize) -> f64 + Sync)| -> Vec<f64> {
@@ -91,14 +92,15 @@ impl Integrals {
             }
             out
         };
-        let planes: Vec<Vec<f64>> = (0..6)
+        let planes: Vec<Vec<f64>> = (0..9)
             .into_par_iter()
             .map(|k| {
                 let c = k % 3;
-                if k < 3 {
-                    build(&|i| f64::from(r.d[c][i]))
-                } else {
-                    build(&|i| f64::from(r.g[c][i]) * f64::from(r.valid[i]))
+                let on = |i: usize| f64::from(r.valid[i]);
+                match k / 3 {
+                    0 => build(&|i| f64::from(r.d[c][i])),
+                    1 => build(&|i| f64::from(r.g[c][i]) * on(i)),
+                    _ => build(&|i| f64::from(noise.variance(c, r.activity[c][i])) * on(i)),
                 }
             })
             .collect();
@@ -106,6 +108,7 @@ impl Integrals {
         let mut take3 = || -> [Vec<f64>; 3] { std::array::from_fn(|_| it.next().unwrap()) };
         let d = take3();
         let g = take3();
+        let v = take3();
         let mut n = vec![0u32; stride * (h + 1)];
         for y in 0..h {
             let mut row = 0u32;
@@ -114,7 +117,7 @@ impl Integrals {
                 n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
             }
         }
-        Integrals { stride, d, g, n }
+        Integrals { stride, d, g, v, n }
     }
 
     #[inline]
@@ -146,7 +149,7 @@ struct Stat {
 /// Edge jitter is bounded, not random: an edge moved by up to δ px changes each
 /// pixel by up to δ·g, with the same sign all along the edge, so a window's sum may
 /// be off by up to δ·Σg without any change. Only the excess is tested against the
-/// noise, `σ·√n`.
+/// noise, `√Σσ²`.
 fn stat(ii: &Integrals, noise: &Noise, x: u32, y: u32, s: Shape) -> Option<Stat> {
     let n = ii.count(x, y, s);
     // Windows mostly outside the tested area are not tests.
@@ -163,7 +166,7 @@ fn stat(ii: &Integrals, noise: &Noise, x: u32, y: u32, s: Shape) -> Option<Stat>
         let d = ii.sum(&ii.d[c], x, y, s);
         let bound = f64::from(noise.jitter[c]) * ii.sum(&ii.g[c], x, y, s).max(0.0);
         let excess = (d.abs() - bound).max(0.0).copysign(d);
-        let sd = f64::from(noise.sigma[c]) * nf.sqrt();
+        let sd = ii.sum(&ii.v[c], x, y, s).max(1e-12).sqrt();
         st.z[c] = excess / sd;
         st.share[c] = bound / (bound + sd);
         st.mean[c] = excess / nf;
@@ -277,7 +280,7 @@ pub fn test(
     cancel: &Cancel,
 ) -> Significant {
     let (w, h) = (r.width, r.height);
-    let ii = Integrals::new(r);
+    let ii = Integrals::new(r, noise);
     let shapes = Shape::family(w, h);
     let placed: Vec<(Shape, Vec<u32>, Vec<u32>)> = shapes
         .iter()
