@@ -54,6 +54,9 @@ pub struct Comparison<'a> {
     /// A and B after the size policy.
     pub a: Cow<'a, RgbaImage>,
     pub b: Cow<'a, RgbaImage>,
+    /// B as given, and the map from A's coordinates to it, when registration moved B
+    /// (the pictures of B show B as it is, with the boxes mapped onto it).
+    pub(crate) b_given: Option<(Cow<'a, RgbaImage>, Transform)>,
     pub(crate) fields: Fields,
     /// Where the time went.
     pub timings: Timings,
@@ -73,6 +76,9 @@ impl Comparison<'_> {
             report: self.report,
             a: Cow::Owned(self.a.into_owned()),
             b: Cow::Owned(self.b.into_owned()),
+            b_given: self
+                .b_given
+                .map(|(img, t)| (Cow::Owned(img.into_owned()), t)),
             fields: self.fields,
             timings: self.timings,
         }
@@ -344,6 +350,10 @@ fn run<'a>(
         overlap,
     } = registered(a, b, &settings)?;
     timings.register_ms = ms(clock.elapsed());
+    let moved = registration
+        .as_ref()
+        .map(|r| r.transform)
+        .filter(|t| t.model != Model::Identity);
     let (w, h) = ia.dimensions();
     // When B holds A's content at a lower resolution, A is compared at B's: the detail
     // B never had is not a change. The pictures keep A as it is.
@@ -531,10 +541,12 @@ fn run<'a>(
         boxes,
     };
     drop(ia);
+    let b_given = moved.map(|t| (Cow::Borrowed(&b.rgba), t));
     Ok(Comparison {
         report,
         a: ia_full,
         b: ib,
+        b_given,
         fields,
         timings,
     })

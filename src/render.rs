@@ -107,7 +107,10 @@ pub fn render(cmp: &Comparison, picture: Picture, style: &Style) -> image::Dynam
     let boxes = &cmp.report.boxes;
     match picture {
         Picture::A => with_boxes(&cmp.a, boxes, style).into(),
-        Picture::B => with_boxes(&cmp.b, boxes, style).into(),
+        Picture::B => {
+            let (b, boxes) = b_view(cmp);
+            with_boxes(b, &boxes, style).into()
+        }
         Picture::Side => side_by_side(cmp, style).into(),
         Picture::Heatmap => heatmap(cmp).into(),
         Picture::Mask => mask(cmp).into(),
@@ -164,13 +167,49 @@ fn with_boxes(img: &RgbaImage, boxes: &[ChangeBox], style: &Style) -> RgbaImage 
 /// Gap between the two halves of the side-by-side picture.
 const GAP: u32 = 12;
 
+/// B as the pictures show it, with the boxes in its coordinates: B as given when
+/// registration moved it (each box mapped onto B; boxes that fall outside B are not
+/// drawn), else B as compared.
+fn b_view<'c>(cmp: &'c Comparison) -> (&'c RgbaImage, Vec<ChangeBox>) {
+    match &cmp.b_given {
+        None => (&cmp.b, cmp.report.boxes.clone()),
+        Some((b, t)) => {
+            let boxes = cmp
+                .report
+                .boxes
+                .iter()
+                .filter_map(|bx| {
+                    let r = crate::options::Rect {
+                        x: bx.x,
+                        y: bx.y,
+                        w: bx.w,
+                        h: bx.h,
+                    };
+                    let m = t.map_rect(r, b.dimensions())?;
+                    Some(ChangeBox {
+                        x: m.x,
+                        y: m.y,
+                        w: m.w,
+                        h: m.h,
+                        area: u64::from(m.w) * u64::from(m.h),
+                        ..bx.clone()
+                    })
+                })
+                .collect();
+            (b, boxes)
+        }
+    }
+}
+
 fn side_by_side(cmp: &Comparison, style: &Style) -> RgbaImage {
     let (w, h) = cmp.a.dimensions();
-    let mut out = RgbaImage::from_pixel(2 * w + GAP, h, Rgba([255, 255, 255, 255]));
+    let (b, b_boxes) = b_view(cmp);
+    let (bw, bh) = b.dimensions();
+    let mut out = RgbaImage::from_pixel(w + GAP + bw, h.max(bh), Rgba([255, 255, 255, 255]));
     image::imageops::replace(&mut out, &opaque(&cmp.a), 0, 0);
-    image::imageops::replace(&mut out, &opaque(&cmp.b), i64::from(w + GAP), 0);
+    image::imageops::replace(&mut out, &opaque(b), i64::from(w + GAP), 0);
     draw_boxes(&mut out, &cmp.report.boxes, style, 0);
-    draw_boxes(&mut out, &cmp.report.boxes, style, w + GAP);
+    draw_boxes(&mut out, &b_boxes, style, w + GAP);
     out
 }
 

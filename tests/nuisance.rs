@@ -361,11 +361,6 @@ fn demo_pair_finds_every_edit() {
     }
 }
 
-/// A box as inclusive corners, as [`iou`] takes them.
-fn corners(b: &spotdiff::ChangeBox) -> [u32; 4] {
-    [b.x, b.y, b.x + b.w - 1, b.y + b.h - 1]
-}
-
 /// The change model (`--detector model --align auto`): the nuisances it already
 /// explains from the pair's own noise and registration give zero boxes, and the demo
 /// pair's four edits are four boxes, each significant and on its edit. (JPEG q75,

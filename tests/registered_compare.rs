@@ -159,3 +159,41 @@ fn an_aligned_pair_registers_as_identity_with_nothing_global() {
     assert!(r.global.is_empty(), "{:?}", r.global);
     assert_eq!(r.boxes.len(), 4);
 }
+
+/// The pictures of B show B as given (not resampled onto A), each box mapped onto it:
+/// the outline drawn in `b_boxes.png` surrounds the object pasted into B.
+#[test]
+fn pictures_of_b_show_b_as_given_with_the_boxes_mapped_onto_it() {
+    use spotdiff::render::{render, Picture, Style};
+    let t = truth();
+    let patch = img(t["patch"].as_str().unwrap()).rgba;
+    let style = Style::default();
+    for name in ["shift", "crop10", "rot3", "scale05"] {
+        let c = &t["cases"][name];
+        let a = img(c["a"].as_str().unwrap());
+        let at = rect(&c["paste_b"]);
+        let b = pasted(&img(c["b"].as_str().unwrap()), &patch, at);
+        let cmp = spotdiff::compare(&a, &b, &aligned()).unwrap();
+        assert_eq!(cmp.report.boxes.len(), 1, "{name}: {:?}", cmp.report.boxes);
+        let pic = render(&cmp, Picture::B, &style).to_rgba8();
+        assert_eq!(pic.dimensions(), b.rgba.dimensions(), "{name}: B as given");
+        // The outline's pixels, in the box colour.
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        for (x, y, p) in pic.enumerate_pixels() {
+            if p.0[..3] == style.color {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+        assert!(x0 <= x1, "{name}: no outline drawn");
+        let want = xywh(at[0], at[1], at[2], at[3]);
+        let got = [x0, y0, x1, y1];
+        assert!(
+            iou(got, want) >= 0.5,
+            "{name}: outline {got:?}, pasted at {want:?}"
+        );
+        let side = render(&cmp, Picture::Side, &style).to_rgba8();
+        let (aw, ah) = a.rgba.dimensions();
+        let (bw, bh) = b.rgba.dimensions();
+        assert_eq!(side.dimensions(), (aw + 12 + bw, ah.max(bh)), "{name}");
+    }
+}

@@ -350,6 +350,29 @@ impl Transform {
         }
     }
 
+    /// The box in B (of size `b_size`) around A's box `r`: the bounds of its mapped
+    /// corners (pixel edges at ±0.5), clipped to B; `None` when it falls outside B.
+    pub fn map_rect(&self, r: Rect, b_size: (u32, u32)) -> Option<Rect> {
+        let (x0, y0) = (r.x as f64 - 0.5, r.y as f64 - 0.5);
+        let (x1, y1) = (r.right() as f64 - 0.5, r.bottom() as f64 - 0.5);
+        let pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)].map(|p| self.map(p.0, p.1));
+        let lo_x = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min) + 0.5;
+        let hi_x = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max) + 0.5;
+        let lo_y = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min) + 0.5;
+        let hi_y = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max) + 0.5;
+        let (bw, bh) = (b_size.0 as f64, b_size.1 as f64);
+        let x = lo_x.floor().clamp(0.0, bw);
+        let y = lo_y.floor().clamp(0.0, bh);
+        let r_ = hi_x.ceil().clamp(0.0, bw);
+        let b_ = hi_y.ceil().clamp(0.0, bh);
+        (r_ > x && b_ > y).then_some(Rect {
+            x: x as u32,
+            y: y as u32,
+            w: (r_ - x) as u32,
+            h: (b_ - y) as u32,
+        })
+    }
+
     /// Where A's point (x, y) is in B.
     pub fn map(&self, x: f64, y: f64) -> (f64, f64) {
         apply(&self.matrix, x, y)
@@ -496,27 +519,9 @@ impl Registration<'_> {
         self.transform.map(x, y)
     }
 
-    /// The box in B around A's box `r` (the bounds of its mapped corners, pixel
-    /// edges at ±0.5), clipped to B; `None` when it falls outside B.
+    /// The box in B around A's box `r` (see [`Transform::map_rect`]).
     pub fn map_rect_to_b(&self, r: Rect) -> Option<Rect> {
-        let (x0, y0) = (r.x as f64 - 0.5, r.y as f64 - 0.5);
-        let (x1, y1) = (r.right() as f64 - 0.5, r.bottom() as f64 - 0.5);
-        let pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)].map(|p| self.transform.map(p.0, p.1));
-        let lo_x = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min) + 0.5;
-        let hi_x = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max) + 0.5;
-        let lo_y = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min) + 0.5;
-        let hi_y = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max) + 0.5;
-        let (bw, bh) = (self.b_size.0 as f64, self.b_size.1 as f64);
-        let x = lo_x.floor().clamp(0.0, bw);
-        let y = lo_y.floor().clamp(0.0, bh);
-        let r_ = hi_x.ceil().clamp(0.0, bw);
-        let b_ = hi_y.ceil().clamp(0.0, bh);
-        (r_ > x && b_ > y).then_some(Rect {
-            x: x as u32,
-            y: y as u32,
-            w: (r_ - x) as u32,
-            h: (b_ - y) as u32,
-        })
+        self.transform.map_rect(r, self.b_size)
     }
 }
 
