@@ -64,6 +64,9 @@ pub struct Model {
     /// deviations per pixel is masked by that noise (contrast masking), e.g. the
     /// block-mean errors of JPEG in flat areas.
     pub masking: f32,
+    /// Tail quantile of the second noise estimate, made without the first pass's
+    /// detections.
+    pub tail: f64,
 }
 
 impl Model {
@@ -80,6 +83,7 @@ impl Model {
         strong: 3.0,
         speck_log10_nfa: -8.0,
         masking: 1.0,
+        tail: 0.99,
     };
 }
 
@@ -137,14 +141,25 @@ pub fn detect(
     let (w, h) = a.dimensions();
     let r = Residual::new(a, b, ask.alpha, ask.clipped, valid);
     cancel.bail("noise");
-    let noise = Noise::estimate(&r, model);
-    let floor = if ask.auto_floor {
-        let level: f32 = noise.sigma.iter().map(|s| s * s).sum::<f32>().sqrt();
-        ask.floor.max(model.masking * level)
-    } else {
-        ask.floor
+    // Two passes: a first estimate robust to changes covering a few per cent of the
+    // pixels, a first test; then the noise measured again without what it found, with
+    // the heavier tail the changes no longer contaminate, and the final test.
+    let floor_for = |noise: &Noise| {
+        if ask.auto_floor {
+            let level: f32 = noise.sigma.iter().map(|s| s * s).sum::<f32>().sqrt();
+            ask.floor.max(model.masking * level)
+        } else {
+            ask.floor
+        }
     };
-    let ask = Ask { floor, ..ask };
+    let first = Noise::estimate(&r, model);
+    let sig = windows::test(&r, &first, model, floor_for(&first), cancel);
+    cancel.bail("noise");
+    let noise = Noise::estimate_without(&r, model, Some(&sig.covered), model.tail);
+    let ask = Ask {
+        floor: floor_for(&noise),
+        ..ask
+    };
     let sig = windows::test(&r, &noise, model, ask.floor, cancel);
     cancel.bail("boxes");
     let n = r.valid.len();

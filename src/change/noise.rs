@@ -31,8 +31,17 @@ pub struct Noise {
 }
 
 impl Noise {
+    /// Estimates the noise from every tested pixel (`q` 0.95, see [`spread`]).
     pub fn estimate(r: &Residual, model: &Model) -> Noise {
+        Noise::estimate_without(r, model, None, 0.95)
+    }
+
+    /// Estimates the noise from the tested pixels outside `changed` (1 = inside a
+    /// detection of a first pass), with tail quantile `q`: once the changes are left
+    /// out, the tails of the residual are the noise's own.
+    pub fn estimate_without(r: &Residual, model: &Model, changed: Option<&[u8]>, q: f64) -> Noise {
         let n = r.valid.len();
+        let tested = |i: usize| r.valid[i] == 1 && changed.is_none_or(|c| c[i] == 0);
         // Every pixel for small images; a regular subsample of about a million.
         let step = (n / 1_000_000).max(1);
         let mut jitter = [model.min_jitter; 3];
@@ -40,23 +49,23 @@ impl Noise {
         let mut sigma = [model.sigma_floor; 3];
         for c in 0..3 {
             let mut bins: [Vec<f32>; 9] = Default::default();
-            for i in (0..n).step_by(step).filter(|&i| r.valid[i] == 1) {
+            for i in (0..n).step_by(step).filter(|&i| tested(i)) {
                 bins[bin(r.activity[c][i])].push(r.d[c][i]);
             }
             // The whole pair's level is a lower bound for every bin.
             let all: Vec<f32> = bins.iter().flatten().copied().collect();
-            let mut level = spread(all).max(model.sigma_floor);
+            let mut level = spread(all, q).max(model.sigma_floor);
             let fullest = (0..9).max_by_key(|&k| bins[k].len()).unwrap_or(0);
             for (k, v) in bins.into_iter().enumerate() {
                 if v.len() >= 256 {
-                    level = level.max(spread(v));
+                    level = level.max(spread(v, q));
                 }
                 levels[c][k] = level;
             }
             sigma[c] = levels[c][fullest];
             let edges: Vec<f32> = (0..n)
                 .step_by(step)
-                .filter(|&i| r.valid[i] == 1 && r.g[c][i] >= model.edge_gradient)
+                .filter(|&i| tested(i) && r.g[c][i] >= model.edge_gradient)
                 .map(|i| (r.d[c][i] / r.g[c][i]).abs())
                 .collect();
             if edges.len() >= 64 {
@@ -95,10 +104,11 @@ fn bin(act: f32) -> usize {
 }
 
 /// A robust standard deviation that also sees heavy tails: the larger of
-/// 1.4826 · MAD (the bulk, Gaussian noise) and the 95th percentile of the absolute
-/// deviation over 1.96 (ringing and compression errors, heavier-tailed than a
-/// Gaussian). Both are robust to changes covering under 5 % of the values.
-pub fn spread(mut v: Vec<f32>) -> f32 {
+/// 1.4826 · MAD (the bulk, Gaussian noise) and the `q` quantile of the absolute
+/// deviation over the Gaussian's (ringing and compression errors are
+/// heavier-tailed than a Gaussian). Robust to changes covering under `1 − q` of the
+/// values.
+pub fn spread(mut v: Vec<f32>, q: f64) -> f32 {
     if v.is_empty() {
         return 0.0;
     }
@@ -106,9 +116,15 @@ pub fn spread(mut v: Vec<f32>) -> f32 {
     for x in v.iter_mut() {
         *x = (*x - med).abs();
     }
-    let k = (v.len() * 95 / 100).min(v.len() - 1);
-    let q95 = *v.select_nth_unstable_by(k, f32::total_cmp).1;
-    (1.4826 * median(&mut v)).max(q95 / 1.96)
+    let k = ((v.len() as f64 * q) as usize).min(v.len() - 1);
+    let tail = *v.select_nth_unstable_by(k, f32::total_cmp).1;
+    (1.4826 * median(&mut v)).max(tail / gaussian_quantile(q))
+}
+
+/// The two-sided Gaussian quantile of `q` (|z| exceeded with probability 1 − q), by
+/// bisection on the tail.
+fn gaussian_quantile(q: f64) -> f32 {
+    super::windows::z_needed(0.0, (1.0 - q).log10()) as f32
 }
 
 /// The `q` quantile (0 for no values), reordering `v`.
