@@ -402,18 +402,14 @@ fn run<'a>(
         };
         let ignore = &settings.ignore;
         let tested = |x: u32, y: u32| !outside(overlap.as_ref(), ignore, x, y);
+        // A cancelled token unwinds both out of the join, to `compare_cancellable`.
         let (found, ssim) = rayon::join(
-            || {
-                crate::cancel::catching(|| {
-                    Ok(change::detect(&ia, &ib, ask, &MODEL, tested, cancel))
-                })
-            },
+            || change::detect(&ia, &ib, ask, &MODEL, tested, cancel),
             || ssim_score(&ia, &ib, &tiles, cancel),
         );
-        let found = found?;
         let map = Map::from_plane(w, h, &found.delta_e);
         detection = Some(found);
-        (map, Some(ssim?))
+        (map, Some(ssim))
     } else {
         let (pixel, ssim) = change_maps(
             (&ia, &ib),
@@ -1182,12 +1178,12 @@ fn outside(overlap: Option<&image::GrayImage>, ignore: &[Rect], x: u32, y: u32) 
 }
 
 /// SSIM's score alone (the change model does not read its map).
-fn ssim_score(a: &RgbaImage, b: &RgbaImage, tiles: &Tiles, cancel: &Cancel) -> Result<ssim::Ssim> {
+fn ssim_score(a: &RgbaImage, b: &RgbaImage, tiles: &Tiles, cancel: &Cancel) -> ssim::Ssim {
     let (la, lb) = (
         Watched::new(ssim::Luma(a), cancel),
         Watched::new(ssim::Luma(b), cancel),
     );
-    crate::cancel::catching(|| Ok(ssim::compute(&la, &lb, tiles, ssim::MapKind::None)))
+    ssim::compute(&la, &lb, tiles, ssim::MapKind::None)
 }
 
 #[cfg(test)]

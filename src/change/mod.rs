@@ -152,15 +152,19 @@ pub fn detect(
             ask.floor
         }
     };
+    let mut ii = windows::Integrals::new(&r);
     let first = Noise::estimate(&r, model);
-    let sig = windows::test(&r, &first, model, floor_for(&first), cancel);
+    ii.with_noise(&r, &first);
+    let sig = windows::test(&ii, &first, model, floor_for(&first), cancel);
     cancel.bail("noise");
     let noise = Noise::estimate_without(&r, model, Some(&sig.covered), model.tail);
+    ii.with_noise(&r, &noise);
     let ask = Ask {
         floor: floor_for(&noise),
         ..ask
     };
-    let sig = windows::test(&r, &noise, model, ask.floor, cancel);
+    let sig = windows::test(&ii, &noise, model, ask.floor, cancel);
+    drop(ii);
     cancel.bail("boxes");
     let n = r.valid.len();
     let delta_e: Vec<f32> = (0..n).map(|i| r.delta_e(i)).collect();
@@ -169,7 +173,8 @@ pub fn detect(
     // difference that jitter cannot explain, or that of the mean difference of the
     // 5×5 pixels around it (faint changes over noise), stands above the noise.
     let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
-    let near_g = local_means(&r.g, r.width, r.height, MARK_RADIUS);
+    // (The 5×5 mean of the gradient is the residual's activity.)
+    let near_g = &r.activity;
     let side = (2 * MARK_RADIUS + 1) as f32;
     let z2 = model.mark_z * model.mark_z;
     let excess2 = |d: [f32; 3], g: [f32; 3]| -> f32 {
@@ -184,7 +189,7 @@ pub fn detect(
             }
             let at = |p: &[Vec<f32>; 3]| [p[0][i], p[1][i], p[2][i]];
             let own = excess2(at(&r.d), at(&r.g));
-            let local = excess2(at(&near_d), at(&near_g));
+            let local = excess2(at(&near_d), at(near_g));
             let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
             let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
             let local_ok = local * side * side >= z2 * noise2 && local >= mark_floor * mark_floor;
@@ -222,8 +227,9 @@ pub fn detect(
     }
 }
 
-/// Half the side of the neighbourhood whose mean difference can mark a pixel.
-const MARK_RADIUS: usize = 2;
+/// Half the side of the neighbourhood whose mean difference can mark a pixel: that
+/// of the activity, so the gradient's mean there is [`Residual::activity`].
+const MARK_RADIUS: usize = residual::ACTIVITY_RADIUS;
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,9 @@ impl Clipping {
     }
 }
 
+/// Half the side of the neighbourhood over which [`Residual::activity`] is averaged.
+pub const ACTIVITY_RADIUS: usize = 2;
+
 impl Residual {
     /// `valid(x, y)` says which pixels are tested. With `alpha`, A and B are also
     /// composited over black, and each pixel keeps the background that shows the
@@ -106,7 +109,7 @@ impl Residual {
                 });
         }
         let g = shared_gradients(&la, &lb, w, h);
-        let activity = local_means(&g, w, h, 2);
+        let activity = local_means(&g, w, h, ACTIVITY_RADIUS);
         Residual {
             width: w,
             height: h,

@@ -68,8 +68,11 @@ impl Shape {
 }
 
 /// Integral images of the residual, of the shared gradient, of the noise variance
-/// and of the tested-pixel count.
-struct Integrals {
+/// and of the tested-pixel count. The residual's are built once per pair; the
+/// variance's again for each noise estimate ([`Integrals::with_noise`]).
+pub struct Integrals {
+    width: u32,
+    height: u32,
     stride: usize,
     d: [Vec<f64>; 3],
     g: [Vec<f64>; 3],
@@ -77,38 +80,39 @@ struct Integrals {
     n: Vec<u32>,
 }
 
+/// The integral image of `value(i)` over a `w × h` plane (one row and column of
+/// zeros first).
+fn integral(w: usize, h: usize, value: impl Fn(usize) -> f64) -> Vec<f64> {
+    let stride = w + 1;
+    let mut out = vec![0f64; stride * (h + 1)];
+    for y in 0..h {
+        let mut row = 0f64;
+        for x in 0..w {
+            row += value(y * w + x);
+            out[(y + 1) * stride + x + 1] = out[y * stride + x + 1] + row;
+        }
+    }
+    out
+}
+
 impl Integrals {
-    fn new(r: &Residual, noise: &Noise) -> Integrals {
+    pub fn new(r: &Residual) -> Integrals {
         let (w, h) = (r.width as usize, r.height as usize);
         let stride = w + 1;
-        let build = |value: &(dyn Fn(usize) -> f64 + Sync)| -> Vec<f64> {
-            let mut out = vec![0f64; stride * (h + 1)];
-            for y in 0..h {
-                let mut row = 0f64;
-                for x in 0..w {
-                    row += value(y * w + x);
-                    out[(y + 1) * stride + x + 1] = out[y * stride + x + 1] + row;
-                }
-            }
-            out
-        };
-        let planes: Vec<Vec<f64>> = (0..9)
+        let planes: Vec<Vec<f64>> = (0..6)
             .into_par_iter()
             .map(|k| {
                 let c = k % 3;
-                let on = |i: usize| f64::from(r.valid[i]);
-                match k / 3 {
-                    0 => build(&|i| f64::from(r.d[c][i])),
-                    1 => build(&|i| f64::from(r.g[c][i]) * on(i)),
-                    _ => build(&|i| f64::from(noise.variance(c, r.activity[c][i])) * on(i)),
+                if k < 3 {
+                    integral(w, h, |i| f64::from(r.d[c][i]))
+                } else {
+                    integral(w, h, |i| f64::from(r.g[c][i]) * f64::from(r.valid[i]))
                 }
             })
             .collect();
         let mut it = planes.into_iter();
-        let mut take3 = || -> [Vec<f64>; 3] { std::array::from_fn(|_| it.next().unwrap()) };
-        let d = take3();
-        let g = take3();
-        let v = take3();
+        let d = std::array::from_fn(|_| it.next().unwrap());
+        let g = std::array::from_fn(|_| it.next().unwrap());
         let mut n = vec![0u32; stride * (h + 1)];
         for y in 0..h {
             let mut row = 0u32;
@@ -117,7 +121,30 @@ impl Integrals {
                 n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
             }
         }
-        Integrals { stride, d, g, v, n }
+        Integrals {
+            width: r.width,
+            height: r.height,
+            stride,
+            d,
+            g,
+            v: Default::default(),
+            n,
+        }
+    }
+
+    /// The variance planes for `noise` (replacing any earlier ones).
+    pub fn with_noise(&mut self, r: &Residual, noise: &Noise) {
+        let (w, h) = (r.width as usize, r.height as usize);
+        let planes: Vec<Vec<f64>> = (0..3)
+            .into_par_iter()
+            .map(|c| {
+                integral(w, h, |i| {
+                    f64::from(noise.variance(c, r.activity[c][i])) * f64::from(r.valid[i])
+                })
+            })
+            .collect();
+        let mut it = planes.into_iter();
+        self.v = std::array::from_fn(|_| it.next().unwrap());
     }
 
     #[inline]
@@ -272,15 +299,15 @@ fn inflation(
 }
 
 /// Runs the test on every window of [`Shape::family`].
+/// `ii` must hold the variance planes of `noise` ([`Integrals::with_noise`]).
 pub fn test(
-    r: &Residual,
+    ii: &Integrals,
     noise: &Noise,
     model: &Model,
     floor: f32,
     cancel: &Cancel,
 ) -> Significant {
-    let (w, h) = (r.width, r.height);
-    let ii = Integrals::new(r, noise);
+    let (w, h) = (ii.width, ii.height);
     let shapes = Shape::family(w, h);
     let placed: Vec<(Shape, Vec<u32>, Vec<u32>)> = shapes
         .iter()
@@ -311,7 +338,7 @@ pub fn test(
             std::cmp::Ordering::Greater => 1,
             std::cmp::Ordering::Less => 2,
         };
-        let measured = inflation(&ii, noise, *shape, xs, ys);
+        let measured = inflation(ii, noise, *shape, xs, ys);
         let mut kappa = last[aspect];
         for c in 0..3 {
             for g in 0..2 {
@@ -330,7 +357,7 @@ pub fn test(
             .map(|&y| {
                 let mut row = Vec::new();
                 for &x in xs {
-                    let Some(st) = stat(&ii, noise, x, y, *shape) else {
+                    let Some(st) = stat(ii, noise, x, y, *shape) else {
                         continue;
                     };
                     let effect2: f64 = st.mean.iter().map(|m| m * m).sum();
