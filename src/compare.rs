@@ -17,7 +17,9 @@ use crate::register::{
     register, AlignMode, AlignmentReport, Model, Photometric, RegisterOptions, Registration,
     Transform,
 };
-use crate::report::{BoxKind, ChangeBox, Report, Scores, Thresholds, Verdict, REPORT_SCHEMA};
+use crate::report::{
+    BoxKind, ChangeBox, Report, Scores, Thresholds, ToleranceReport, Verdict, REPORT_SCHEMA,
+};
 use crate::{fill, pixel, ssim};
 use image::RgbaImage;
 use std::borrow::Cow;
@@ -503,9 +505,13 @@ fn run<'a>(
     let total = (u64::from(w) * u64::from(h)) as f64;
     let changed: u64 = boxes.iter().map(|b| b.changed_pixels).sum();
     let counts_global = !global.is_empty() && settings.global_change == GlobalChange::Different;
+    let tolerated = !boxes.is_empty()
+        && settings
+            .tolerance
+            .allows(changed, u64::from(w) * u64::from(h));
     let verdict = if tiles.is_clean() && global.is_empty() {
         Verdict::Identical
-    } else if boxes.is_empty() && !counts_global {
+    } else if (boxes.is_empty() || tolerated) && !counts_global {
         Verdict::Same
     } else {
         Verdict::Different
@@ -534,6 +540,12 @@ fn run<'a>(
             ssim_dissimilarity: ssim_t,
             deep_distance: backbone.map(|_| deep_t),
         },
+        tolerance: (!settings.tolerance.is_none()).then(|| ToleranceReport {
+            max_diff_pixels: settings.tolerance.max_diff_pixels,
+            max_diff_ratio: settings.tolerance.max_diff_ratio,
+            changed_pixels: changed,
+            tolerated,
+        }),
         boxes,
     };
     drop(ia);

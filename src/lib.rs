@@ -56,10 +56,10 @@ pub use load::{
 };
 pub use options::{
     AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold,
-    DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+    Tolerance, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
 };
 pub use render::{Picture, Style};
-pub use report::{BoxKind, ChangeBox, Report, Verdict};
+pub use report::{BoxKind, ChangeBox, Report, ToleranceReport, Verdict};
 pub use session::Session;
 pub use ssim::ssim_gray;
 pub use write::{encode_png, prepare_dir, Staged};

@@ -32,12 +32,17 @@ enum Command {
     /// Evaluate every method on a labelled set (manifest): recall, precision, F1, ...
     #[command(after_help = cli::eval::HELP)]
     Eval(cli::eval::EvalArgs),
-    /// Compare many pairs (a manifest, or two folders by file name): JSON Lines out.
+    /// Compare many pairs (a manifest, or two folders by relative path): JSON Lines out,
+    /// a summary on stderr, pictures and an HTML review report on request.
     #[command(after_help = cli::batch::HELP)]
     Batch(cli::batch::BatchArgs),
     /// Order candidate images by similarity to a reference image.
     #[command(after_help = cli::rank::HELP)]
     Rank(cli::rank::RankArgs),
+    /// Accept B as the new baseline: copy the chosen pairs' B files over their A files,
+    /// from a report folder written by --report.
+    #[command(after_help = cli::approve::HELP)]
+    Approve(cli::approve::ApproveArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cli::eval::run(args),
         Command::Batch(args) => cli::batch::run(args),
         Command::Rank(args) => cli::rank::run(args),
+        Command::Approve(args) => cli::approve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

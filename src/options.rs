@@ -257,9 +257,42 @@ pub struct Options {
     /// Default: [`Detector::Rules`] until the change model passes every real-pair
     /// and nuisance test (see the README).
     pub detector: Detector,
+    /// How much boxed change is tolerated before the verdict is `different` (the
+    /// boxes are reported either way).
+    /// Default: none (any box makes the pair `different`).
+    pub tolerance: Tolerance,
     /// Input limits.
     /// Default: see [`Limits`].
     pub limits: Limits,
+}
+
+/// A tolerance for CI gates, as Playwright's `maxDiffPixels` / `maxDiffPixelRatio`:
+/// the pair is `different` only when its changed pixels (inside the boxes, the mask's
+/// white pixels) exceed one of the limits set. With both set, both must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct Tolerance {
+    /// Most changed pixels tolerated.
+    pub max_diff_pixels: Option<u64>,
+    /// Largest share of changed pixels tolerated, 0..1.
+    pub max_diff_ratio: Option<f64>,
+}
+
+impl Tolerance {
+    /// True when no limit is set.
+    pub fn is_none(&self) -> bool {
+        self.max_diff_pixels.is_none() && self.max_diff_ratio.is_none()
+    }
+
+    /// True when `changed` pixels of `total` are within every limit set (always false
+    /// without a limit: any change counts).
+    pub fn allows(&self, changed: u64, total: u64) -> bool {
+        if self.is_none() {
+            return false;
+        }
+        let ratio = changed as f64 / total.max(1) as f64;
+        self.max_diff_pixels.is_none_or(|n| changed <= n)
+            && self.max_diff_ratio.is_none_or(|r| ratio <= r)
+    }
 }
 
 impl Default for Options {
@@ -276,6 +309,7 @@ impl Default for Options {
             align: AlignMode::None,
             global_change: GlobalChange::Different,
             detector: Detector::Rules,
+            tolerance: Tolerance::default(),
             limits: Limits::default(),
         }
     }
@@ -302,6 +336,7 @@ pub struct Settings {
     pub align: AlignMode,
     pub global_change: GlobalChange,
     pub detector: Detector,
+    pub tolerance: Tolerance,
 }
 
 impl Options {
@@ -346,6 +381,14 @@ impl Options {
                 ),
             ));
         }
+        if let Some(r) = self.tolerance.max_diff_ratio {
+            if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+                return Err(Error::option(
+                    "max_diff_ratio",
+                    format!("tolerated ratio {r} is out of range (0 to 1)"),
+                ));
+            }
+        }
         if self.limits.max_pixels == 0
             || self.limits.max_file_bytes == 0
             || self.limits.max_metadata_bytes == 0
@@ -364,6 +407,7 @@ impl Options {
             align: self.align,
             global_change: self.global_change,
             detector: self.detector,
+            tolerance: self.tolerance,
         })
     }
 }
@@ -395,6 +439,30 @@ mod tests {
         assert_eq!(Rect::parse("10,20,0,40"), None);
         assert_eq!(Rect::parse("10,20,30"), None);
         assert_eq!(Rect::parse("a,b,c,d"), None);
+    }
+
+    #[test]
+    fn tolerances_need_every_limit_set_to_hold() {
+        let none = Tolerance::default();
+        assert!(!none.allows(0, 100));
+        let px = Tolerance {
+            max_diff_pixels: Some(10),
+            max_diff_ratio: None,
+        };
+        assert!(px.allows(10, 100) && !px.allows(11, 100));
+        let both = Tolerance {
+            max_diff_ratio: Some(0.05),
+            ..px
+        };
+        assert!(both.allows(5, 100) && !both.allows(6, 100) && !both.allows(11, 1000));
+        let bad = Options {
+            tolerance: Tolerance {
+                max_diff_pixels: None,
+                max_diff_ratio: Some(1.5),
+            },
+            ..Options::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

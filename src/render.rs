@@ -2,9 +2,10 @@
 
 use crate::compare::Comparison;
 use crate::report::ChangeBox;
-use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
 use imageproc::drawing::draw_filled_rect_mut;
 use imageproc::rect::Rect;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// How boxes and fills look.
@@ -13,6 +14,10 @@ pub struct Style {
     /// Box and fill colour, RGB.
     /// Default: #ff0044.
     pub color: [u8; 3],
+    /// Colour of differences that were measured but tolerated (not part of any box)
+    /// in the heatmap, RGB.
+    /// Default: #00b4ff.
+    pub tolerated_color: [u8; 3],
     /// Box line thickness in px, drawn just outside the box.
     /// Default: 2.
     pub thickness: u32,
@@ -25,6 +30,7 @@ impl Default for Style {
     fn default() -> Self {
         Style {
             color: [0xff, 0x00, 0x44],
+            tolerated_color: [0x00, 0xb4, 0xff],
             thickness: 2,
             fill_opacity: 0.5,
         }
@@ -112,55 +118,146 @@ pub fn render(cmp: &Comparison, picture: Picture, style: &Style) -> image::Dynam
             with_boxes(b, &boxes, style).into()
         }
         Picture::Side => side_by_side(cmp, style).into(),
-        Picture::Heatmap => heatmap(cmp).into(),
+        Picture::Heatmap => heatmap(cmp, style).into(),
         Picture::Mask => mask(cmp).into(),
         Picture::Filled => filled(cmp, style).into(),
     }
 }
 
-/// Draws each box's outline just outside it, so the change itself stays visible: four
-/// filled strips `thickness` px wide (imageproc's `draw_filled_rect_mut`, which clips
-/// them to the picture).
-pub fn draw_boxes(img: &mut RgbaImage, boxes: &[ChangeBox], style: &Style, dx: u32) {
-    let t = style.thickness;
+/// Draws each box's outline just outside it, so the change itself stays visible, and
+/// its number (1-based, the report's order) beside it. The outline is `thickness` px
+/// wide, kept inside the part of the picture the box belongs to (`x` from `dx` to
+/// `dx + width`): a box along an edge, or one covering the whole image, is drawn
+/// along the inside of that edge instead of off the canvas.
+pub fn draw_boxes(img: &mut RgbImage, boxes: &[ChangeBox], style: &Style, dx: u32, width: u32) {
+    let t = i64::from(style.thickness);
     if t == 0 {
         return;
     }
-    let c = Rgba([style.color[0], style.color[1], style.color[2], 255]);
-    for b in boxes {
-        // The outline's outer corner and size.
-        let (x0, y0) = (b.x as i64 + dx as i64 - t as i64, b.y as i64 - t as i64);
-        let (w, h) = (b.w + 2 * t, b.h + 2 * t);
+    let c = Rgb(style.color);
+    let (x_lo, x_hi) = (i64::from(dx), i64::from(dx + width).min(i64::from(img.width())));
+    let (y_lo, y_hi) = (0, i64::from(img.height()));
+    let scale = label_scale(width, img.height(), style.thickness);
+    for (i, b) in boxes.iter().enumerate() {
+        // The outline's outer edges (exclusive right and bottom), clipped.
+        let x0 = (i64::from(b.x) + i64::from(dx) - t).max(x_lo);
+        let y0 = (i64::from(b.y) - t).max(y_lo);
+        let x1 = (i64::from(b.x) + i64::from(dx) + i64::from(b.w) + t).min(x_hi);
+        let y1 = (i64::from(b.y) + i64::from(b.h) + t).min(y_hi);
+        if x1 <= x0 || y1 <= y0 {
+            continue;
+        }
+        let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
+        let (tw, th) = (t.min(x1 - x0) as u32, t.min(y1 - y0) as u32);
         let strip = |x: i64, y: i64, w: u32, h: u32| Rect::at(x as i32, y as i32).of_size(w, h);
         for r in [
-            strip(x0, y0, w, t),
-            strip(x0, y0 + (h - t) as i64, w, t),
-            strip(x0, y0, t, h),
-            strip(x0 + (w - t) as i64, y0, t, h),
+            strip(x0, y0, w, th),
+            strip(x0, y1 - i64::from(th), w, th),
+            strip(x0, y0, tw, h),
+            strip(x1 - i64::from(tw), y0, tw, h),
         ] {
             draw_filled_rect_mut(img, r, c);
         }
+        draw_label(img, i + 1, (x0, y0, y1), (x_lo, x_hi), scale, style.color);
     }
 }
 
-fn opaque(img: &RgbaImage) -> RgbaImage {
-    // Pictures show transparent pixels over white.
-    let mut out = img.clone();
-    for p in out.pixels_mut() {
-        if p[3] != 255 {
-            let a = p[3] as u32;
-            for c in 0..3 {
-                p[c] = ((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+/// Digits 0-9 in a 3×5 bitmap font, one row per entry, bit 2 the left column.
+const DIGITS: [[u8; 5]; 10] = [
+    [7, 5, 5, 5, 7],
+    [2, 6, 2, 2, 7],
+    [7, 1, 7, 4, 7],
+    [7, 1, 7, 1, 7],
+    [5, 5, 7, 1, 1],
+    [7, 4, 7, 1, 7],
+    [7, 4, 7, 5, 7],
+    [7, 1, 1, 1, 1],
+    [7, 5, 7, 5, 7],
+    [7, 5, 7, 1, 7],
+];
+
+/// Size of one font pixel: the tag grows with the picture (3.5 % of its short side,
+/// at least 14 px tall) and with the line width.
+fn label_scale(w: u32, h: u32, thickness: u32) -> u32 {
+    (w.min(h) / 200).clamp(2, 8).max(thickness.div_ceil(2))
+}
+
+/// A box's number on a tag in the box colour, above the outline's top-left corner
+/// (below it when there is no room above, inside it when neither fits).
+fn draw_label(
+    img: &mut RgbImage,
+    number: usize,
+    (x0, y0, y1): (i64, i64, i64),
+    (x_lo, x_hi): (i64, i64),
+    s: u32,
+    color: [u8; 3],
+) {
+    let digits: Vec<usize> = number
+        .to_string()
+        .bytes()
+        .map(|d| usize::from(d - b'0'))
+        .collect();
+    let s = i64::from(s);
+    let (lw, lh) = ((1 + 4 * digits.len() as i64) * s, 7 * s);
+    let img_h = i64::from(img.height());
+    let ly = if y0 - lh >= 0 {
+        y0 - lh
+    } else if y1 + lh <= img_h {
+        y1
+    } else {
+        y0
+    };
+    let lx = x0.min(x_hi - lw).max(x_lo);
+    draw_filled_rect_mut(
+        img,
+        Rect::at(lx as i32, ly as i32).of_size(lw as u32, lh as u32),
+        Rgb(color),
+    );
+    // White text on a dark tag, black on a light one.
+    let luma = 0.299 * f32::from(color[0]) + 0.587 * f32::from(color[1]) + 0.114 * f32::from(color[2]);
+    let ink = if luma > 150.0 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) };
+    for (k, &d) in digits.iter().enumerate() {
+        for (row, bits) in DIGITS[d].iter().enumerate() {
+            for col in 0..3 {
+                if bits & (4 >> col) != 0 {
+                    let x = lx + (1 + 4 * k as i64 + col) * s;
+                    let y = ly + (1 + row as i64) * s;
+                    draw_filled_rect_mut(
+                        img,
+                        Rect::at(x as i32, y as i32).of_size(s as u32, s as u32),
+                        ink,
+                    );
+                }
             }
-            p[3] = 255;
         }
     }
+}
+
+/// The picture as RGB, transparent pixels shown over white.
+fn opaque(img: &RgbaImage) -> RgbImage {
+    let mut out = RgbImage::new(img.width(), img.height());
+    out.as_mut()
+        .par_chunks_mut(3 * img.width().max(1) as usize)
+        .zip(img.as_raw().par_chunks(4 * img.width().max(1) as usize))
+        .for_each(|(o, i)| {
+            for (o, p) in o.chunks_exact_mut(3).zip(i.chunks_exact(4)) {
+                let a = u32::from(p[3]);
+                if a == 255 {
+                    o.copy_from_slice(&p[..3]);
+                } else {
+                    for c in 0..3 {
+                        o[c] = ((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8;
+                    }
+                }
+            }
+        });
     out
 }
 
-fn with_boxes(img: &RgbaImage, boxes: &[ChangeBox], style: &Style) -> RgbaImage {
+fn with_boxes(img: &RgbaImage, boxes: &[ChangeBox], style: &Style) -> RgbImage {
     let mut out = opaque(img);
-    draw_boxes(&mut out, boxes, style, 0);
+    let w = out.width();
+    draw_boxes(&mut out, boxes, style, 0, w);
     out
 }
 
@@ -201,15 +298,16 @@ fn b_view<'c>(cmp: &'c Comparison) -> (&'c RgbaImage, Vec<ChangeBox>) {
     }
 }
 
-fn side_by_side(cmp: &Comparison, style: &Style) -> RgbaImage {
+fn side_by_side(cmp: &Comparison, style: &Style) -> RgbImage {
     let (w, h) = cmp.a.dimensions();
     let (b, b_boxes) = b_view(cmp);
     let (bw, bh) = b.dimensions();
-    let mut out = RgbaImage::from_pixel(w + GAP + bw, h.max(bh), Rgba([255, 255, 255, 255]));
-    image::imageops::replace(&mut out, &opaque(&cmp.a), 0, 0);
-    image::imageops::replace(&mut out, &opaque(b), i64::from(w + GAP), 0);
-    draw_boxes(&mut out, &cmp.report.boxes, style, 0);
-    draw_boxes(&mut out, &b_boxes, style, w + GAP);
+    let mut out = RgbImage::from_pixel(w + GAP + bw, h.max(bh), Rgb([255, 255, 255]));
+    let (oa, ob) = rayon::join(|| opaque(&cmp.a), || opaque(b));
+    image::imageops::replace(&mut out, &oa, 0, 0);
+    image::imageops::replace(&mut out, &ob, i64::from(w + GAP), 0);
+    draw_boxes(&mut out, &cmp.report.boxes, style, 0, w);
+    draw_boxes(&mut out, &b_boxes, style, w + GAP, bw);
     out
 }
 
@@ -238,24 +336,43 @@ fn inferno(v: f32) -> [f32; 3] {
     ]
 }
 
-/// Change in threshold units mapped through inferno (2× the threshold is the top of
-/// the scale), laid over a dimmed grayscale B so unchanged areas keep their context.
-fn heatmap(cmp: &Comparison) -> RgbImage {
+/// Share of the threshold from which a difference that no box holds is shown in the
+/// tolerated colour (below it the heatmap shows B's dimmed context only).
+pub const TOLERATED_LEVEL: f32 = 0.1;
+
+/// The change inside the boxes in threshold units mapped through inferno (2× the
+/// threshold is the top of the scale); differences that were measured but tolerated
+/// (no box holds them: noise, anti-aliasing, a small shift, below the thresholds) in
+/// the tolerated colour, stronger the closer they came to the threshold; both laid
+/// over a dimmed grayscale B so unchanged areas keep their context.
+fn heatmap(cmp: &Comparison, style: &Style) -> RgbImage {
     let (w, h) = cmp.b.dimensions();
+    let boxed = mask(cmp);
+    let tol = style.tolerated_color.map(f32::from);
     let mut out = RgbImage::new(w, h);
-    for (x, y, p) in out.enumerate_pixels_mut() {
-        let src = cmp.b.get_pixel(x, y).0;
-        let base = f32::from(crate::color::luma_over_white(src)) * 0.35;
-        let s = cmp.fields.score(x, y);
-        let v = (s / 2.0).clamp(0.0, 1.0).sqrt();
-        let c = inferno(v);
-        let a = (v * 2.0).min(1.0);
-        *p = Rgb([
-            (base * (1.0 - a) + c[0] * a) as u8,
-            (base * (1.0 - a) + c[1] * a) as u8,
-            (base * (1.0 - a) + c[2] * a) as u8,
-        ]);
-    }
+    out.as_mut()
+        .par_chunks_mut(3 * w.max(1) as usize)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let y = y as u32;
+            for (x, p) in row.chunks_exact_mut(3).enumerate() {
+                let x = x as u32;
+                let src = cmp.b.get_pixel(x, y).0;
+                let base = f32::from(crate::color::luma_over_white(src)) * 0.35;
+                let s = cmp.fields.score(x, y);
+                let (c, a) = if boxed.get_pixel(x, y)[0] != 0 {
+                    let v = (s / 2.0).clamp(0.0, 1.0).sqrt();
+                    (inferno(v), (v * 2.0).min(1.0))
+                } else if s >= TOLERATED_LEVEL {
+                    (tol, 0.4 + 0.6 * s.min(1.0))
+                } else {
+                    ([0.0; 3], 0.0)
+                };
+                for k in 0..3 {
+                    p[k] = (base * (1.0 - a) + c[k] * a) as u8;
+                }
+            }
+        });
     out
 }
 
@@ -276,7 +393,7 @@ pub fn mask(cmp: &Comparison) -> GrayImage {
     out
 }
 
-fn filled(cmp: &Comparison, style: &Style) -> RgbaImage {
+fn filled(cmp: &Comparison, style: &Style) -> RgbImage {
     let mut out = opaque(&cmp.b);
     let a = style.fill_opacity.clamp(0.0, 1.0);
     for b in &cmp.report.boxes {
@@ -307,9 +424,8 @@ mod tests {
         assert_eq!(parse_hex_color("#gg0000"), None);
     }
 
-    #[test]
-    fn outlines_lie_just_outside_the_box_and_clip() {
-        let b = |x, y, w, h| ChangeBox {
+    fn cbox(x: u32, y: u32, w: u32, h: u32) -> ChangeBox {
+        ChangeBox {
             x,
             y,
             w,
@@ -322,23 +438,84 @@ mod tests {
             significance: None,
             evidence: vec![],
             kind: crate::report::BoxKind::Visual,
-        };
-        let mut img = RgbaImage::new(12, 10);
-        let style = Style::default();
-        // One box inside, one past the right edge.
-        draw_boxes(&mut img, &[b(3, 3, 3, 2), b(10, 0, 4, 4)], &style, 0);
-        let on = |x: u32, y: u32| img.get_pixel(x, y)[3] == 255;
-        for y in 0..10 {
-            for x in 0..12 {
-                let ring = |x0: i64, y0: i64, x1: i64, y1: i64| {
-                    let (x, y) = (i64::from(x), i64::from(y));
-                    let outer = x >= x0 - 2 && x <= x1 + 2 && y >= y0 - 2 && y <= y1 + 2;
-                    outer && !(x >= x0 && x <= x1 && y >= y0 && y <= y1)
-                };
-                let want = ring(3, 3, 5, 4) || ring(10, 0, 13, 3);
-                assert_eq!(on(x, y), want, "({x}, {y})");
-            }
         }
+    }
+
+    /// The pixels in the box colour, as a set.
+    fn coloured(img: &RgbImage, c: [u8; 3]) -> Vec<(u32, u32)> {
+        img.enumerate_pixels()
+            .filter(|(_, _, p)| p.0 == c)
+            .map(|(x, y, _)| (x, y))
+            .collect()
+    }
+
+    #[test]
+    fn outlines_lie_just_outside_the_box_and_clip_into_the_canvas() {
+        let style = Style {
+            color: [255, 0, 68],
+            ..Style::default()
+        };
+        let mut img = RgbImage::new(300, 200);
+        // One box inside: the ring two pixels outside it is drawn, the box is not.
+        draw_boxes(&mut img, &[cbox(100, 100, 30, 20)], &style, 0, 300);
+        let on = |img: &RgbImage, x: u32, y: u32| img.get_pixel(x, y).0 == style.color;
+        for (x, y) in [(98, 110), (99, 110), (131, 110), (115, 121), (115, 98)] {
+            assert!(on(&img, x, y), "({x}, {y}) is on the ring");
+        }
+        for (x, y) in [(100, 110), (97, 110), (115, 110), (132, 110), (115, 122)] {
+            assert!(!on(&img, x, y), "({x}, {y}) is off the ring");
+        }
+        // A box covering the whole picture is drawn along the inside of its edges.
+        let mut full = RgbImage::new(300, 200);
+        draw_boxes(&mut full, &[cbox(0, 0, 300, 200)], &style, 0, 300);
+        for (x, y) in [(0, 100), (1, 100), (299, 100), (298, 100), (150, 0), (150, 199)] {
+            assert!(on(&full, x, y), "({x}, {y}) of the full box");
+        }
+        assert!(!on(&full, 2, 100) && !on(&full, 150, 100));
+        // In a side-by-side picture, A's boxes stay in A's half.
+        let mut side = RgbImage::new(612, 200);
+        draw_boxes(&mut side, &[cbox(0, 0, 300, 200)], &style, 0, 300);
+        assert!(coloured(&side, style.color).iter().all(|&(x, _)| x < 300));
+        draw_boxes(&mut side, &[cbox(0, 0, 300, 200)], &style, 312, 300);
+        assert!(on(&side, 312, 100) && on(&side, 611, 100) && !on(&side, 305, 100));
+    }
+
+    #[test]
+    fn boxes_carry_their_numbers() {
+        let style = Style::default();
+        let mut img = RgbImage::from_pixel(400, 300, Rgb([0, 0, 0]));
+        let boxes = [cbox(50, 50, 40, 40), cbox(200, 100, 60, 30)];
+        draw_boxes(&mut img, &boxes, &style, 0, 400);
+        // A tag in the box colour above each outline, with white digits in it.
+        let scale = label_scale(400, 300, style.thickness) as i64;
+        for (i, b) in boxes.iter().enumerate() {
+            let digits = (i + 1).to_string().len() as i64;
+            let (lx, ly) = (i64::from(b.x) - 2, i64::from(b.y) - 2 - 7 * scale);
+            let (lw, lh) = ((1 + 4 * digits) * scale, 7 * scale);
+            let mut white = 0;
+            for y in ly..ly + lh {
+                for x in lx..lx + lw {
+                    let p = img.get_pixel(x as u32, y as u32).0;
+                    assert!(p == style.color || p == [255, 255, 255], "({x}, {y}) {p:?}");
+                    white += usize::from(p == [255, 255, 255]);
+                }
+            }
+            assert!(white > 0, "box {} has no number", i + 1);
+        }
+        // The digits differ: "1" and "2" are different shapes.
+        let glyph = |b: &ChangeBox| -> Vec<bool> {
+            let (lx, ly) = (i64::from(b.x) - 2, i64::from(b.y) - 2 - 7 * scale);
+            (0..7 * scale)
+                .flat_map(|y| (0..5 * scale).map(move |x| (x, y)))
+                .map(|(x, y)| img.get_pixel((lx + x) as u32, (ly + y) as u32).0 == [255, 255, 255])
+                .collect()
+        };
+        assert_ne!(glyph(&boxes[0]), glyph(&boxes[1]));
+        // No room above a box at the top: the tag goes below its outline.
+        let mut top = RgbImage::from_pixel(400, 300, Rgb([0, 0, 0]));
+        draw_boxes(&mut top, &[cbox(100, 0, 40, 20)], &style, 0, 400);
+        let below = (22..22 + 7 * scale as u32).any(|y| top.get_pixel(99, y).0 == style.color);
+        assert!(below);
     }
 
     #[test]

@@ -28,15 +28,31 @@ pub struct Report {
     /// shifted by (0, 40)", "tone changed: gain 1.08, offset +6"). Never boxed; they
     /// make the verdict `different` unless the options say to ignore them.
     pub global: Vec<String>,
-    /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported)
-    /// or `different` (at least one box).
+    /// `identical` (pixel-for-pixel equal), `same` (differences, but none reported,
+    /// or boxes within the tolerance) or `different` (at least one box beyond the
+    /// tolerance, or a global change that counts).
     pub verdict: Verdict,
     /// The pair's noise as the change model measured it (robust level per Lab
     /// channel, edge jitter in pixels); `null` when the model did not run.
     pub noise: Option<crate::change::Noise>,
     pub scores: Scores,
     pub thresholds: Thresholds,
+    /// The tolerance applied (`--max-diff-pixels`, `--max-diff-ratio`) and what it
+    /// decided; `null` when none was set.
+    pub tolerance: Option<ToleranceReport>,
     pub boxes: Vec<ChangeBox>,
+}
+
+/// A tolerance and what it decided: a pair whose boxes hold no more changed pixels
+/// than it allows is `same` (`tolerated: true`), its boxes still listed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToleranceReport {
+    pub max_diff_pixels: Option<u64>,
+    pub max_diff_ratio: Option<f64>,
+    /// Changed pixels inside the boxes, the number the limits are checked against.
+    pub changed_pixels: u64,
+    /// True when there were boxes and the tolerance let them pass.
+    pub tolerated: bool,
 }
 
 /// The one-word result.

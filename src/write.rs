@@ -30,10 +30,12 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Encodes `img` as PNG (fast compression, adaptive filters) into `out`: the encoding
-/// used for every picture, on disk or in memory.
+/// Encodes `img` as PNG into `out`: the encoding used for every picture, on disk or in
+/// memory. Fast compression (fdeflate) with the `Up` filter on every row: the
+/// adaptive filter choice tried all five filters per row and took most of the time of
+/// writing a 4K picture, for files about 10 % smaller (BENCHMARKS.md, "Pictures").
 pub fn encode_png<W: Write>(img: &DynamicImage, out: W) -> image::ImageResult<()> {
-    PngEncoder::new_with_quality(out, CompressionType::Fast, FilterType::Adaptive).write_image(
+    PngEncoder::new_with_quality(out, CompressionType::Fast, FilterType::Up).write_image(
         img.as_bytes(),
         img.width(),
         img.height(),
@@ -45,12 +47,27 @@ impl Staged {
     /// Encodes `img` as PNG to a temporary file next to `path`.
     pub fn png(&mut self, path: &Path, img: &DynamicImage) -> Result<()> {
         let tmp = temp_name(path);
-        let err = |e: std::io::Error| Error::io(IoOp::Write, path, io_text(&e), e);
-        let file = File::create(&tmp).map_err(err)?;
-        self.files.push((tmp, path.to_path_buf()));
-        let mut out = BufWriter::new(file);
-        encode_png(img, &mut out).map_err(|e| Error::write(path, e.to_string()))?;
-        out.flush().map_err(err)?;
+        self.files.push((tmp.clone(), path.to_path_buf()));
+        write_png(&tmp, path, img)
+    }
+
+    /// Builds and encodes several pictures at once (each `make` on its own thread),
+    /// each to a temporary file next to its path. The first error is returned; what
+    /// was written stays staged, so dropping `self` removes it.
+    pub fn pngs<F>(&mut self, items: Vec<(PathBuf, F)>) -> Result<()>
+    where
+        F: FnOnce() -> DynamicImage + Send,
+    {
+        use rayon::prelude::*;
+        let jobs: Vec<(PathBuf, PathBuf, F)> = items
+            .into_iter()
+            .map(|(path, make)| (temp_name(&path), path, make))
+            .collect();
+        self.files
+            .extend(jobs.iter().map(|(tmp, path, _)| (tmp.clone(), path.clone())));
+        jobs.into_par_iter()
+            .map(|(tmp, path, make)| write_png(&tmp, &path, &make()))
+            .collect::<Result<Vec<()>>>()?;
         Ok(())
     }
 
@@ -85,6 +102,16 @@ impl Drop for Staged {
             let _ = std::fs::remove_file(tmp);
         }
     }
+}
+
+/// Encodes `img` into the file `tmp`; errors name `path`, the file it stands for.
+fn write_png(tmp: &Path, path: &Path, img: &DynamicImage) -> Result<()> {
+    let err = |e: std::io::Error| Error::io(IoOp::Write, path, io_text(&e), e);
+    let file = File::create(tmp).map_err(err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    encode_png(img, &mut out).map_err(|e| Error::write(path, e.to_string()))?;
+    out.flush().map_err(err)?;
+    Ok(())
 }
 
 fn temp_name(path: &Path) -> PathBuf {

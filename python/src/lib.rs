@@ -250,6 +250,7 @@ impl Options {
             detector: detector
                 .parse::<Detector>()
                 .map_err(|e: String| option_err("detector", format!("{detector:?}"), &e))?,
+            tolerance: spotdiff::Tolerance::default(),
             limits: Limits {
                 max_pixels: count("max_pixels", max_pixels, u64::MAX)?,
                 ..Limits::default()

@@ -11,6 +11,7 @@ use clap::{Args, Parser};
 use spotdiff::render::parse_hex_color;
 use spotdiff::{
     AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold,
+    Tolerance,
 };
 
 /// What a comparison is told: evidence, thresholds, regions, sizes, limits.
@@ -80,6 +81,17 @@ pub struct CompareArgs {
     #[arg(long, default_value = "rules", value_parser = str::parse::<Detector>)]
     pub detector: Detector,
 
+    /// Tolerate up to N changed pixels (inside the boxes): the verdict is `different`
+    /// only above it; the boxes are still listed (like Playwright's maxDiffPixels).
+    #[arg(long, value_name = "N")]
+    pub max_diff_pixels: Option<u64>,
+
+    /// Tolerate changed pixels up to this share of the image (0..1, e.g. 0.001 for
+    /// 0.1 %): the verdict is `different` only above it. With --max-diff-pixels, both
+    /// must hold.
+    #[arg(long, value_name = "R", value_parser = parse_ratio)]
+    pub max_diff_ratio: Option<f64>,
+
     /// Refuse images with more pixels than this (checked before decoding).
     #[arg(long, default_value_t = 100_000_000)]
     pub max_pixels: u64,
@@ -100,6 +112,10 @@ impl CompareArgs {
             align: self.align,
             global_change: self.global_change,
             detector: self.detector,
+            tolerance: Tolerance {
+                max_diff_pixels: self.max_diff_pixels,
+                max_diff_ratio: self.max_diff_ratio,
+            },
             limits: Limits {
                 max_pixels: self.max_pixels,
                 ..Limits::default()
@@ -117,6 +133,11 @@ pub struct StyleArgs {
     #[arg(long, default_value = "#ff0044", value_parser = parse_color)]
     pub color: [u8; 3],
 
+    /// Colour of differences that were measured but tolerated (not boxed: noise,
+    /// anti-aliasing, a small shift, below the thresholds) in the heatmap, CSS hex.
+    #[arg(long, default_value = "#00b4ff", value_parser = parse_color)]
+    pub tolerated_color: [u8; 3],
+
     /// Box line thickness in pixels (drawn outside the box).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub thickness: u32,
@@ -131,6 +152,7 @@ impl StyleArgs {
     pub fn style(&self) -> Style {
         Style {
             color: self.color,
+            tolerated_color: self.tolerated_color,
             thickness: self.thickness,
             fill_opacity: self.fill_opacity,
         }
@@ -220,6 +242,13 @@ fn parse_rect(s: &str) -> Result<Rect, String> {
 
 fn parse_color(s: &str) -> Result<[u8; 3], String> {
     parse_hex_color(s).ok_or_else(|| format!("`{s}` is not a hex colour like #ff0044 or #f04"))
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a share from 0 to 1 (e.g. 0.001)")),
+    }
 }
 
 fn parse_opacity(s: &str) -> Result<f32, String> {

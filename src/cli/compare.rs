@@ -26,8 +26,17 @@ Pictures (with --out; all six unless --write picks some):
   mask     binary mask of changes    (mask.png)
   filled   B with changes filled     (filled.png)
 
+Tolerances (CI gates): --max-diff-pixels N and --max-diff-ratio R make the verdict
+`different` (exit 1) only when the boxes hold more changed pixels than that; the boxes
+are still listed and drawn, and the JSON's `tolerance` says what was applied.
+
+Heatmap colours: inferno for the change inside the boxes, --tolerated-color for
+differences that were measured but tolerated (no box holds them). Boxes are numbered
+in the pictures as in the report.
+
 Examples:
   spotdiff compare before.png after.png
+  spotdiff compare before.png after.png --max-diff-pixels 100 --report review/
   spotdiff compare before.png after.png --out diff/ --write side,heatmap
   spotdiff compare a.jpg b.jpg --json --ignore 0,0,400,60 --color '#00c8ff'";
 
@@ -62,9 +71,16 @@ pub struct CompareCmd {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write a static HTML review report into DIR (index.html, works offline without
+    /// a server): the verdict, scores and boxes, and a viewer with side by side, a
+    /// swipe slider, onion skin, blink, zoom and pan. `spotdiff approve DIR` then
+    /// copies B over A.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
-fn parse_picture(s: &str) -> Result<Vec<Picture>, String> {
+pub fn parse_picture(s: &str) -> Result<Vec<Picture>, String> {
     if s == "all" {
         return Ok(Picture::ALL.to_vec());
     }
@@ -122,16 +138,26 @@ pub fn run(args: CompareCmd) -> Result<u8, Error> {
     if let Some(dir) = &args.out {
         prepare_dir(dir)?;
     }
+    let review = match &args.report {
+        Some(dir) => Some(super::review::Review::create(dir)?),
+        None => None,
+    };
     let cmp = compare_with(&a, &b, &options, selection.backbone())?;
     let compare_ms = lap(&mut clock);
     let style = args.style.style();
     let mut written = Vec::new();
     if let Some(dir) = &args.out {
-        let mut staged = Staged::default();
-        for p in &pictures {
-            staged.png(&dir.join(p.file_name()), &render(&cmp, *p, &style))?;
-        }
-        written = staged.commit()?;
+        written = write_pictures(&cmp, &pictures, &style, dir)?;
+    }
+    if let Some(review) = review {
+        let name = args
+            .b
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pair".into());
+        let entry = review.pair(0, &name, &args.a, &args.b, &cmp, &style)?;
+        let index = review.finish(vec![entry])?;
+        written.push(index);
     }
     if args.timings {
         let t = &cmp.timings;
@@ -172,6 +198,24 @@ pub fn run(args: CompareCmd) -> Result<u8, Error> {
     })
 }
 
+/// Renders and writes `pictures` into `dir`, all at once (each on its own thread),
+/// under temporary names renamed into place when every one succeeded.
+pub fn write_pictures(
+    cmp: &spotdiff::Comparison,
+    pictures: &[Picture],
+    style: &spotdiff::Style,
+    dir: &std::path::Path,
+) -> Result<Vec<PathBuf>, Error> {
+    let mut staged = Staged::default();
+    staged.pngs(
+        pictures
+            .iter()
+            .map(|&p| (dir.join(p.file_name()), move || render(cmp, p, style)))
+            .collect(),
+    )?;
+    staged.commit()
+}
+
 /// Milliseconds since the last lap, restarting the clock.
 fn lap(clock: &mut Instant) -> f64 {
     let ms = clock.elapsed().as_secs_f64() * 1000.0;
@@ -185,6 +229,11 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
     let n = r.boxes.len();
     let headline = match r.verdict {
         Verdict::Identical => "identical: the images are pixel-for-pixel equal".to_string(),
+        Verdict::Same if r.tolerance.as_ref().is_some_and(|t| t.tolerated) => format!(
+            "same: {n} changed region{} ({} changed pixels) within the tolerance",
+            if n == 1 { "" } else { "s" },
+            r.tolerance.as_ref().map_or(0, |t| t.changed_pixels)
+        ),
         Verdict::Same if r.global.is_empty() => "same: no change above the thresholds".to_string(),
         Verdict::Same => format!(
             "same: no changed region ({}; ignored as asked)",

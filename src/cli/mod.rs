@@ -1,12 +1,14 @@
 //! The subcommands, one file each, and what they share: the options ([`args`]), the
 //! backbone's discovery ([`backbone`]), stdout, progress bars, and error wording.
 
+pub mod approve;
 pub mod args;
 pub mod backbone;
 pub mod batch;
 pub mod compare;
 pub mod eval;
 pub mod rank;
+pub mod review;
 #[cfg(feature = "serve")]
 pub mod serve;
 
@@ -130,7 +132,8 @@ mod tests {
             "align" => "shift",
             "global-change" => "ignore",
             "detector" => "model",
-            "color" => "#00c8ff",
+            "color" | "tolerated-color" => "#00c8ff",
+            "max-diff-ratio" => "0.01",
             "fill-opacity" => "0.25",
             _ => "7",
         }
