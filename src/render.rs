@@ -108,19 +108,102 @@ impl Picture {
     }
 }
 
-/// Renders one picture.
+/// Renders one picture. To render several pictures of one comparison, a
+/// [`Renderer`] shares the work they have in common.
 pub fn render(cmp: &Comparison, picture: Picture, style: &Style) -> image::DynamicImage {
-    let boxes = &cmp.report.boxes;
-    match picture {
-        Picture::A => with_boxes(&cmp.a, boxes, style).into(),
-        Picture::B => {
-            let (b, boxes) = b_view(cmp);
-            with_boxes(b, &boxes, style).into()
+    Renderer::new(cmp, *style).render(picture)
+}
+
+/// Renders the pictures of one comparison, sharing what they have in common (A and
+/// B over white, the mask of the boxed change), each part built once when first
+/// needed. `Sync`: the pictures can be rendered on several threads at once.
+pub struct Renderer<'c, 'i> {
+    cmp: &'c Comparison<'i>,
+    style: Style,
+    a: std::sync::OnceLock<RgbImage>,
+    b: std::sync::OnceLock<RgbImage>,
+    b_given: std::sync::OnceLock<RgbImage>,
+    boxed: std::sync::OnceLock<GrayImage>,
+}
+
+impl<'c, 'i> Renderer<'c, 'i> {
+    pub fn new(cmp: &'c Comparison<'i>, style: Style) -> Renderer<'c, 'i> {
+        Renderer {
+            cmp,
+            style,
+            a: Default::default(),
+            b: Default::default(),
+            b_given: Default::default(),
+            boxed: Default::default(),
         }
-        Picture::Side => side_by_side(cmp, style).into(),
-        Picture::Heatmap => heatmap(cmp, style).into(),
-        Picture::Mask => mask(cmp).into(),
-        Picture::Filled => filled(cmp, style).into(),
+    }
+
+    /// Renders one picture.
+    pub fn render(&self, picture: Picture) -> image::DynamicImage {
+        let (cmp, style) = (self.cmp, &self.style);
+        match picture {
+            Picture::A => self.with_boxes(self.a().clone(), &cmp.report.boxes).into(),
+            Picture::B => {
+                let (_, boxes) = b_view(cmp);
+                self.with_boxes(self.b_given().clone(), &boxes).into()
+            }
+            Picture::Side => self.side_by_side().into(),
+            Picture::Heatmap => heatmap(cmp, style, self.boxed()).into(),
+            Picture::Mask => self.boxed().clone().into(),
+            Picture::Filled => filled(self.b().clone(), style, self.boxed()).into(),
+        }
+    }
+
+    fn a(&self) -> &RgbImage {
+        self.a.get_or_init(|| opaque(&self.cmp.a))
+    }
+
+    fn b(&self) -> &RgbImage {
+        self.b.get_or_init(|| opaque(&self.cmp.b))
+    }
+
+    /// B as the pictures of B show it (see [`b_view`]).
+    fn b_given(&self) -> &RgbImage {
+        match &self.cmp.b_given {
+            None => self.b(),
+            Some((b, _)) => self.b_given.get_or_init(|| opaque(b)),
+        }
+    }
+
+    fn boxed(&self) -> &GrayImage {
+        self.boxed.get_or_init(|| mask(self.cmp))
+    }
+
+    fn with_boxes(&self, mut img: RgbImage, boxes: &[ChangeBox]) -> RgbImage {
+        let w = img.width();
+        draw_boxes(&mut img, boxes, &self.style, 0, w);
+        img
+    }
+
+    fn side_by_side(&self) -> RgbImage {
+        let (a, b) = (self.a(), self.b_given());
+        let (w, h) = a.dimensions();
+        let (bw, bh) = b.dimensions();
+        let out_w = w + GAP + bw;
+        let mut out = RgbImage::from_pixel(out_w, h.max(bh), Rgb([255, 255, 255]));
+        let row = 3 * out_w as usize;
+        let (ra, rb) = (3 * w as usize, 3 * bw as usize);
+        let off_b = 3 * (w + GAP) as usize;
+        out.as_mut()
+            .par_chunks_mut(row)
+            .enumerate()
+            .for_each(|(y, line)| {
+                if y < h as usize {
+                    line[..ra].copy_from_slice(&a.as_raw()[y * ra..(y + 1) * ra]);
+                }
+                if y < bh as usize {
+                    line[off_b..off_b + rb].copy_from_slice(&b.as_raw()[y * rb..(y + 1) * rb]);
+                }
+            });
+        let (_, b_boxes) = b_view(self.cmp);
+        draw_boxes(&mut out, &self.cmp.report.boxes, &self.style, 0, w);
+        draw_boxes(&mut out, &b_boxes, &self.style, w + GAP, bw);
+        out
     }
 }
 
@@ -135,7 +218,10 @@ pub fn draw_boxes(img: &mut RgbImage, boxes: &[ChangeBox], style: &Style, dx: u3
         return;
     }
     let c = Rgb(style.color);
-    let (x_lo, x_hi) = (i64::from(dx), i64::from(dx + width).min(i64::from(img.width())));
+    let (x_lo, x_hi) = (
+        i64::from(dx),
+        i64::from(dx + width).min(i64::from(img.width())),
+    );
     let (y_lo, y_hi) = (0, i64::from(img.height()));
     let scale = label_scale(width, img.height(), style.thickness);
     for (i, b) in boxes.iter().enumerate() {
@@ -214,8 +300,13 @@ fn draw_label(
         Rgb(color),
     );
     // White text on a dark tag, black on a light one.
-    let luma = 0.299 * f32::from(color[0]) + 0.587 * f32::from(color[1]) + 0.114 * f32::from(color[2]);
-    let ink = if luma > 150.0 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) };
+    let luma =
+        0.299 * f32::from(color[0]) + 0.587 * f32::from(color[1]) + 0.114 * f32::from(color[2]);
+    let ink = if luma > 150.0 {
+        Rgb([0, 0, 0])
+    } else {
+        Rgb([255, 255, 255])
+    };
     for (k, &d) in digits.iter().enumerate() {
         for (row, bits) in DIGITS[d].iter().enumerate() {
             for col in 0..3 {
@@ -251,13 +342,6 @@ fn opaque(img: &RgbaImage) -> RgbImage {
                 }
             }
         });
-    out
-}
-
-fn with_boxes(img: &RgbaImage, boxes: &[ChangeBox], style: &Style) -> RgbImage {
-    let mut out = opaque(img);
-    let w = out.width();
-    draw_boxes(&mut out, boxes, style, 0, w);
     out
 }
 
@@ -298,19 +382,6 @@ fn b_view<'c>(cmp: &'c Comparison) -> (&'c RgbaImage, Vec<ChangeBox>) {
     }
 }
 
-fn side_by_side(cmp: &Comparison, style: &Style) -> RgbImage {
-    let (w, h) = cmp.a.dimensions();
-    let (b, b_boxes) = b_view(cmp);
-    let (bw, bh) = b.dimensions();
-    let mut out = RgbImage::from_pixel(w + GAP + bw, h.max(bh), Rgb([255, 255, 255]));
-    let (oa, ob) = rayon::join(|| opaque(&cmp.a), || opaque(b));
-    image::imageops::replace(&mut out, &oa, 0, 0);
-    image::imageops::replace(&mut out, &ob, i64::from(w + GAP), 0);
-    draw_boxes(&mut out, &cmp.report.boxes, style, 0, w);
-    draw_boxes(&mut out, &b_boxes, style, w + GAP, bw);
-    out
-}
-
 /// Inferno (colorous, matplotlib's colour map) sampled at nine points, i/8.
 fn inferno_knots() -> &'static [[f32; 3]; 9] {
     static KNOTS: std::sync::OnceLock<[[f32; 3]; 9]> = std::sync::OnceLock::new();
@@ -345,11 +416,10 @@ pub const TOLERATED_LEVEL: f32 = 0.1;
 /// (no box holds them: noise, anti-aliasing, a small shift, below the thresholds) in
 /// the tolerated colour, stronger the closer they came to the threshold; both laid
 /// over a dimmed grayscale B so unchanged areas keep their context.
-fn heatmap(cmp: &Comparison, style: &Style) -> RgbImage {
-    let (w, h) = cmp.b.dimensions();
-    let boxed = mask(cmp);
+fn heatmap(cmp: &Comparison, style: &Style, boxed: &GrayImage) -> RgbImage {
+    let (w, _) = cmp.b.dimensions();
     let tol = style.tolerated_color.map(f32::from);
-    let mut out = RgbImage::new(w, h);
+    let mut out = RgbImage::new(w, cmp.b.height());
     out.as_mut()
         .par_chunks_mut(3 * w.max(1) as usize)
         .enumerate()
@@ -393,22 +463,23 @@ pub fn mask(cmp: &Comparison) -> GrayImage {
     out
 }
 
-fn filled(cmp: &Comparison, style: &Style) -> RgbImage {
-    let mut out = opaque(&cmp.b);
+/// B with the pixels of the mask `boxed` filled in the highlight colour.
+fn filled(mut out: RgbImage, style: &Style, boxed: &GrayImage) -> RgbImage {
     let a = style.fill_opacity.clamp(0.0, 1.0);
-    for b in &cmp.report.boxes {
-        for y in b.y..b.y + b.h {
-            for x in b.x..b.x + b.w {
-                if cmp.fields.marked(x, y, b) {
-                    let p = out.get_pixel_mut(x, y);
-                    for c in 0..3 {
-                        p[c] = (f32::from(p[c]) * (1.0 - a) + f32::from(style.color[c]) * a).round()
-                            as u8;
+    let c = style.color.map(|c| f32::from(c) * a);
+    let (w, _) = out.dimensions();
+    out.as_mut()
+        .par_chunks_mut(3 * w.max(1) as usize)
+        .zip(boxed.as_raw().par_chunks(w.max(1) as usize))
+        .for_each(|(row, marks)| {
+            for (p, &m) in row.chunks_exact_mut(3).zip(marks) {
+                if m != 0 {
+                    for k in 0..3 {
+                        p[k] = (f32::from(p[k]) * (1.0 - a) + c[k]).round() as u8;
                     }
                 }
             }
-        }
-    }
+        });
     out
 }
 
@@ -468,7 +539,14 @@ mod tests {
         // A box covering the whole picture is drawn along the inside of its edges.
         let mut full = RgbImage::new(300, 200);
         draw_boxes(&mut full, &[cbox(0, 0, 300, 200)], &style, 0, 300);
-        for (x, y) in [(0, 100), (1, 100), (299, 100), (298, 100), (150, 0), (150, 199)] {
+        for (x, y) in [
+            (0, 100),
+            (1, 100),
+            (299, 100),
+            (298, 100),
+            (150, 0),
+            (150, 199),
+        ] {
             assert!(on(&full, x, y), "({x}, {y}) of the full box");
         }
         assert!(!on(&full, 2, 100) && !on(&full, 150, 100));

@@ -63,8 +63,10 @@ impl Staged {
             .into_iter()
             .map(|(path, make)| (temp_name(&path), path, make))
             .collect();
-        self.files
-            .extend(jobs.iter().map(|(tmp, path, _)| (tmp.clone(), path.clone())));
+        self.files.extend(
+            jobs.iter()
+                .map(|(tmp, path, _)| (tmp.clone(), path.clone())),
+        );
         jobs.into_par_iter()
             .map(|(tmp, path, make)| write_png(&tmp, &path, &make()))
             .collect::<Result<Vec<()>>>()?;

@@ -495,7 +495,11 @@ pub fn run(args: BatchArgs) -> Result<u8, Error> {
         "spotdiff: batch: {} pair{} compared in {:.1} s: {different} different, {same} same, \
          {failed} failed; one-sided: {only_a} only in A, {only_b} only in B{}",
         same + different + failed,
-        if same + different + failed == 1 { "" } else { "s" },
+        if same + different + failed == 1 {
+            ""
+        } else {
+            "s"
+        },
         start.elapsed().as_secs_f64(),
         index.map_or(String::new(), |p| format!("; report: {}", p.display())),
     );
@@ -531,7 +535,14 @@ fn compare_job(
                     write_pictures(&cmp, &outputs.pictures, &outputs.style, &dir)?;
                 }
                 if let Some(review) = &outputs.review {
-                    entry = Some(review.pair(index, &job.name, &job.a, &job.b, &cmp, &outputs.style)?);
+                    entry = Some(review.pair(
+                        index,
+                        &job.name,
+                        &job.a,
+                        &job.b,
+                        &cmp,
+                        &outputs.style,
+                    )?);
                 }
                 Ok(cmp.report)
             })
@@ -605,9 +616,15 @@ mod tests {
     #[test]
     fn picture_folders_follow_the_pair_names() {
         let root = Path::new("out");
-        assert_eq!(picture_dir(root, "chrome/login.png"), root.join("chrome").join("login"));
+        assert_eq!(
+            picture_dir(root, "chrome/login.png"),
+            root.join("chrome").join("login")
+        );
         assert_eq!(picture_dir(root, "x.png"), root.join("x"));
-        assert_eq!(picture_dir(root, "../../etc/x.png"), root.join("etc").join("x"));
+        assert_eq!(
+            picture_dir(root, "../../etc/x.png"),
+            root.join("etc").join("x")
+        );
         assert_eq!(picture_dir(root, ".."), root.join("pair"));
         assert_eq!(picture_dir(root, "pair3"), root.join("pair3"));
     }
@@ -617,8 +634,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         for (root, files) in [
-            (&a, &["x.png", "sub/y.PNG", "notes.txt", "only-a.jpg", ".hidden.png"][..]),
-            (&b, &["x.png", "sub/y.PNG", "notes.txt", "sub/deeper/new.webp"][..]),
+            (
+                &a,
+                &[
+                    "x.png",
+                    "sub/y.PNG",
+                    "notes.txt",
+                    "only-a.jpg",
+                    ".hidden.png",
+                ][..],
+            ),
+            (
+                &b,
+                &["x.png", "sub/y.PNG", "notes.txt", "sub/deeper/new.webp"][..],
+            ),
         ] {
             for f in files {
                 let p = root.join(f);

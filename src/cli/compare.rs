@@ -4,7 +4,7 @@ use super::args::{CompareArgs, StyleArgs};
 use super::backbone::{BackboneArgs, Selection};
 use super::{print, EXIT_DIFFERENT, EXIT_SAME};
 use clap::Args;
-use spotdiff::render::{render, Picture};
+use spotdiff::render::{Picture, Renderer};
 use spotdiff::{
     compare_with, load_pair_for, prepare_dir, Alignment, Error, Method, Report, Staged, Verdict,
 };
@@ -206,11 +206,13 @@ pub fn write_pictures(
     style: &spotdiff::Style,
     dir: &std::path::Path,
 ) -> Result<Vec<PathBuf>, Error> {
+    let renderer = Renderer::new(cmp, *style);
+    let renderer = &renderer;
     let mut staged = Staged::default();
     staged.pngs(
         pictures
             .iter()
-            .map(|&p| (dir.join(p.file_name()), move || render(cmp, p, style)))
+            .map(|&p| (dir.join(p.file_name()), move || renderer.render(p)))
             .collect(),
     )?;
     staged.commit()

@@ -15,14 +15,18 @@ candidates may have any size or aspect ratio):
   structural  mean SSIM on luma
   pixel       1 - share of pixels inside reported changes (default comparison: colour
               and structural evidence, tolerant of JPEG noise, small shifts, brightness)
-  fused       0.9 pixel + 0.1 structural (default): mean SSIM drops under nuisances the
+  change      1 without a box; with boxes 0.95 (1 - sqrt(share of the image the boxes
+              cover)): any real change, however small, costs more than a nuisance
+  fused       0.9 change + 0.1 structural (default): a changed word or icon ranks below
+              a JPEG re-save of the reference; mean SSIM drops under nuisances the
               comparison tolerates, so it only breaks ties
   semantic    cosine of the backbone's pooled embeddings (content similarity; needs a
               backbone, see --model; without one the fused score is used)
 
-Output: one line per candidate, most similar first: rank, score, both scores, boxes
-reported, file. With --json: {\"reference\", \"score\", \"ranking\": [{\"rank\", \"path\",
-\"score\", \"structural\", \"pixel\", \"semantic\", \"boxes\"}]}.
+Output: one line per candidate, most similar first: rank, score, the structural, pixel
+and change scores, boxes reported, file. With --json: {\"reference\", \"score\",
+\"ranking\": [{\"rank\", \"path\", \"score\", \"structural\", \"pixel\", \"change\",
+\"changed_area\", \"semantic\", \"boxes\"}]}.
 
 Exit codes: 0 ranked, 2 error (an unreadable image or a bad option; nothing is printed).
 
@@ -84,6 +88,8 @@ pub fn run(args: RankArgs) -> Result<u8, spotdiff::Error> {
                     "score": s.score,
                     "structural": s.structural,
                     "pixel": s.pixel,
+                    "change": s.change,
+                    "changed_area": s.changed_area,
                     "semantic": s.semantic,
                     "boxes": s.boxes,
                 })
@@ -105,15 +111,16 @@ pub fn run(args: RankArgs) -> Result<u8, spotdiff::Error> {
             args.reference.display()
         )
         .unwrap();
-        writeln!(out, "rank  score   struct  pixel   boxes  file").unwrap();
+        writeln!(out, "rank  score   struct  pixel   change  boxes  file").unwrap();
         for (i, (idx, s)) in ranked.iter().enumerate() {
             writeln!(
                 out,
-                "{:<5} {:.4}  {:.4}  {:.4}  {:<5}  {}",
+                "{:<5} {:.4}  {:.4}  {:.4}  {:.4}  {:<5}  {}",
                 i + 1,
                 s.score,
                 s.structural,
                 s.pixel,
+                s.change,
                 s.boxes,
                 args.candidates[*idx].display()
             )

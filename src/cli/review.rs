@@ -6,7 +6,7 @@
 //! The data come from the library's [`Report`]; this module only lays them out.
 
 use serde::Serialize;
-use spotdiff::render::{render, Picture, Style};
+use spotdiff::render::{Picture, Renderer, Style};
 use spotdiff::{prepare_dir, Comparison, Error, IoOp, Staged, Verdict};
 use std::path::{Path, PathBuf};
 
@@ -61,18 +61,27 @@ pub struct Document {
     pub pairs: Vec<Entry>,
 }
 
-/// An input's path made absolute (the file exists; when it does not, its folder is
-/// made absolute and the name kept).
+/// An input's path made absolute, links resolved where it (or a folder above it)
+/// exists: a file on one side only keeps the name it would have.
 pub fn absolute(p: &Path) -> PathBuf {
     if let Ok(c) = std::fs::canonicalize(p) {
         return c;
     }
-    let name = p.file_name().map(PathBuf::from).unwrap_or_default();
-    let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-    match parent.map_or_else(std::env::current_dir, std::fs::canonicalize) {
-        Ok(d) => d.join(name),
-        Err(_) => p.to_path_buf(),
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut rest = Vec::new();
+    let mut at = abs.as_path();
+    while let (Some(parent), Some(name)) = (at.parent(), at.file_name()) {
+        rest.push(name);
+        if let Ok(c) = std::fs::canonicalize(parent) {
+            return rest.iter().rev().fold(c, |p, n| p.join(n));
+        }
+        at = parent;
     }
+    abs
 }
 
 impl Review {
@@ -104,19 +113,24 @@ impl Review {
             thumb: format!("{rel}/thumb.png"),
         };
         type Make<'c> = Box<dyn FnOnce() -> image::DynamicImage + Send + 'c>;
+        let renderer = Renderer::new(cmp, *style);
+        let r = &renderer;
+        // A and B as compared, without boxes (the viewer draws them).
         let plain = |img: &image::RgbaImage| -> image::DynamicImage {
-            image::DynamicImage::ImageRgba8(img.clone()).to_rgb8().into()
+            image::DynamicImage::ImageRgba8(img.clone())
+                .to_rgb8()
+                .into()
         };
         let jobs: Vec<(PathBuf, Make)> = vec![
             (self.dir.join(&files.a), Box::new(|| plain(&cmp.a))),
             (self.dir.join(&files.b), Box::new(|| plain(&cmp.b))),
             (
                 self.dir.join(&files.heatmap),
-                Box::new(|| render(cmp, Picture::Heatmap, style)),
+                Box::new(move || r.render(Picture::Heatmap)),
             ),
             (
                 self.dir.join(&files.thumb),
-                Box::new(|| thumbnail(render(cmp, Picture::B, style))),
+                Box::new(move || thumbnail(r.render(Picture::B))),
             ),
         ];
         let mut staged = Staged::default();

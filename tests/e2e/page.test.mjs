@@ -59,8 +59,8 @@ after(async () => {
   }
 });
 
-function cliReport(a, b) {
-  const r = spawnSync(BIN, ['compare', path.join(ROOT, a), path.join(ROOT, b), '--json'], { encoding: 'utf8' });
+function cliReport(a, b, extra = []) {
+  const r = spawnSync(BIN, ['compare', path.join(ROOT, a), path.join(ROOT, b), '--json', ...extra], { encoding: 'utf8' });
   assert.ok(r.status === 0 || r.status === 1, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -223,6 +223,86 @@ test('errors are shown in the page in words', async () => {
   await page.setInputFiles('#file-b', path.join(ROOT, PAIRS[1][1]));
   await page.click('#compare');
   await page.waitForFunction(() => /differ in size/.test(document.getElementById('error').textContent));
+  // In the page's words: the control's label and its choices, not the field's name.
+  const sizeError = await page.textContent('#error');
+  assert.match(sizeError, /"Different sizes"/);
+  assert.doesNotMatch(sizeError, /size_policy|--/);
   await page.screenshot({ path: path.join(OUT, 'error.png') });
+  await page.close();
+});
+
+// Screen pixels of a point given in the picture's pixels, on the main view.
+function onScreen(page, [x, y]) {
+  return page.evaluate(([x, y]) => {
+    const r = document.getElementById('main-overlay').getBoundingClientRect();
+    const img = document.getElementById('main-img');
+    return [r.left + (x * r.width) / img.naturalWidth, r.top + (y * r.height) / img.naturalHeight];
+  }, [x, y]);
+}
+
+test('an ignore area drawn with the mouse is sent as `ignore` and its box goes', async () => {
+  const [a, b] = PAIRS[0];
+  const cli = cliReport(a, b);
+  assert.equal(cli.boxes.length, 2);
+  const { page, errors } = await openPage();
+  await compareIn(page, a, b);
+  const box = cli.boxes[0];
+  await page.click('#draw-ignore');
+  const from = await onScreen(page, [box.x - 6, box.y - 6]);
+  const to = await onScreen(page, [box.x + box.w + 6, box.y + box.h + 6]);
+  const answer = page.waitForResponse((r) => r.url().endsWith('/api/compare'));
+  await page.mouse.move(...from);
+  await page.mouse.down();
+  await page.mouse.move(to[0], to[1], { steps: 6 });
+  await page.mouse.up();
+  const response = await answer;
+  const sent = [...(response.request().postData() || '').matchAll(/name="ignore"\r\n\r\n([^\r]+)/g)].map((m) => m[1]);
+  assert.equal(sent.length, 1, 'one ignore field sent');
+  const [x, y, w, h] = sent[0].split(',').map(Number);
+  assert.ok(x <= box.x && y <= box.y && x + w >= box.x + box.w && y + h >= box.y + box.h, `${sent[0]} covers box 1`);
+  // The page shows what the command line gives with the same --ignore.
+  const ignored = cliReport(a, b, ['--ignore', sent[0]]);
+  assert.equal(ignored.boxes.length, 1);
+  await page.waitForFunction((n) => document.querySelectorAll('#boxes tbody tr').length === n, ignored.boxes.length);
+  const rows = await page.$$eval('#boxes tbody tr', (trs) => trs.map((tr) => [...tr.cells].slice(1, 5).map((td) => Number(td.textContent))));
+  assert.deepEqual(rows, ignored.boxes.map((q) => [q.x, q.y, q.w, q.h]));
+  // The area is drawn on the overlays and listed; removing it brings the box back.
+  assert.equal(await page.$$eval('#main-overlay rect.ignore', (rs) => rs.length), 1);
+  assert.match(await page.textContent('#ignore-list'), new RegExp(`${w}×${h} at ${x},${y}`));
+  await page.click('#ignore-list button');
+  await page.waitForFunction((n) => document.querySelectorAll('#boxes tbody tr').length === n, cli.boxes.length);
+  await page.click('#draw-ignore'); // drawing off
+
+  // Swipe: B over A, clipped at the slider; onion skin: B's opacity.
+  await page.click('.toolbar label:has(input[value=swipe])');
+  assert.equal(await page.isVisible('#view-slider'), true);
+  const track = await page.$eval('#view-slider', (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; });
+  await page.mouse.click(track[0] + track[2] * 0.7, track[1] + track[3] / 2);
+  const pos = Number(await page.$eval('#view-slider', (el) => el.value));
+  assert.ok(pos > 55 && pos < 85, String(pos));
+  const swipe = await page.evaluate(() => ({
+    clip: document.getElementById('main-img').style.clipPath,
+    under: !document.getElementById('main-under').hidden && document.getElementById('main-under').src.startsWith('data:image/png'),
+  }));
+  assert.deepEqual(swipe, { clip: `inset(0px 0px 0px ${pos}%)`, under: true });
+  await page.click('.toolbar label:has(input[value=onion])');
+  await page.$eval('#view-slider', (el) => { el.value = '40'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  assert.equal(await page.$eval('#main-img', (i) => i.style.opacity), '0.4');
+
+  // Zoom: the picture grows, and the outlines stay 2 CSS px wide.
+  await page.click('.toolbar label:has(input[value=heatmap])');
+  const width = () => page.$eval('#main-frame', (f) => f.getBoundingClientRect().width);
+  const w0 = await width();
+  await page.click('#zoom-in');
+  assert.ok((await width()) > w0 * 1.4);
+  const stroke = await page.evaluate(() => {
+    const rect = document.querySelector('#main-overlay rect[data-index]');
+    const svg = rect.ownerSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return parseFloat(getComputedStyle(rect).strokeWidth) * scale;
+  });
+  assert.ok(stroke >= 1.99, String(stroke));
+  await page.screenshot({ path: path.join(OUT, 'zoomed.png') });
+  assert.deepEqual(errors, []);
   await page.close();
 });

@@ -44,4 +44,4 @@ fi
 # The binary under test (already built by `cargo test --all-targets`: a no-op then).
 (cd ../.. && cargo build --quiet --bin spotdiff)
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
-node --test --test-reporter=spec page.test.mjs
+node --test --test-reporter=spec page.test.mjs report.test.mjs

@@ -171,7 +171,6 @@ function drawBoxes(svg, boxes) {
     g.append(rect, label, title);
     g.addEventListener('mouseenter', () => highlight(i, true));
     g.addEventListener('mouseleave', () => highlight(i, false));
-    g.addEventListener('click', () => focusBox(i));
     svg.append(g);
   });
 }
@@ -262,7 +261,7 @@ function applyTransform() {
     c.style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.zoom})`;
   }
   // Outlines at least MIN_STROKE CSS pixels wide at any zoom.
-  $('stages').style.setProperty('--stroke', String(Math.max(MIN_STROKE, 2) / view.zoom));
+  $('stages').style.setProperty('--stroke', MIN_STROKE / view.zoom + 'px');
   $('stages').style.setProperty('--label', String(14 / view.zoom));
   $('zoom-level').textContent = Math.round(view.zoom * 100) + ' %';
 }

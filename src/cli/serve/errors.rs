@@ -115,8 +115,12 @@ pub fn describe(e: &Error) -> String {
     let mut line = e.chain();
     match (e, e.hint()) {
         (_, Hint::SizePolicy { resize }) => line.push_str(&format!(
-            "; to compare them anyway, set \"Different sizes\" (field size_policy) to {}",
-            if resize { "resize or pad" } else { "pad" }
+            "; to compare them anyway, set \"Different sizes\" to {}",
+            if resize {
+                "\"resize B to A\" or \"pad both\""
+            } else {
+                "\"pad both\""
+            }
         )),
         (
             Error::Limit {
@@ -189,5 +193,9 @@ mod tests {
         };
         let m = describe(&e);
         assert!(m.contains("Different sizes") && !m.contains("--"), "{m}");
+        assert!(
+            m.contains("\"pad both\"") && !m.contains("size_policy"),
+            "{m}"
+        );
     }
 }

@@ -296,7 +296,7 @@ function updateStrokes() {
     if (!pic.naturalWidth || !frame.clientWidth) continue;
     const z = svg.id === 'main-overlay' ? zoom.z : 1;
     const scale = (frame.clientWidth * z) / pic.naturalWidth;
-    svg.style.setProperty('--stroke', String(2 / scale));
+    svg.style.setProperty('--stroke', 2 / scale + 'px');
     frame.closest('.shot').classList.toggle('scaled', scale < 1);
   }
 }
