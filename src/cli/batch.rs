@@ -20,7 +20,8 @@ names starting with `.` are skipped, so are files that are not images (by extens
 png, jpg, jpeg, webp, bmp, tif, tiff, gif; a note on stderr says which), and a file on
 one side only gets a record with `only` (\"a\" or \"b\") and an `error`, counts as a
 difference (exit 1) and is listed in the summary. Zero pairs compared is an error
-(exit 2: a wrong path must not pass) unless --allow-empty. A manifest is JSON (the format of `spotdiff eval --help`; only `name`, `a` and
+(exit 2: a wrong path must not pass) unless --allow-empty (also for a --shard that
+holds no pair). A manifest is JSON (the format of `spotdiff eval --help`; only `name`, `a` and
 `b` of each pair are used) or, when its name ends in .jsonl, JSON Lines: one pair per
 line, {\"name\": \"x\", \"a\": \"A/x.png\", \"b\": \"B/x.png\"} (other keys are
 ignored; `name` defaults to pairN, N the line number). Relative paths are relative to
