@@ -98,6 +98,8 @@ fn pair(data: &[u8]) -> (Image, Image, Options, Style) {
         color: [r.u8(), r.u8(), r.u8()],
         thickness: 1 + u32::from(r.u8() % 6),
         fill_opacity: f32::from(r.u8()) / 255.0,
+        // Not drawn from the input: the corpus keeps its meaning.
+        ..Style::default()
     };
     let dims = |r: &mut Bytes| (1 + u32::from(r.u8() % 48), 1 + u32::from(r.u8() % 48));
     let (aw, ah) = dims(&mut r);

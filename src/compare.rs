@@ -540,7 +540,7 @@ fn run<'a>(
             ssim_dissimilarity: ssim_t,
             deep_distance: backbone.map(|_| deep_t),
         },
-        tolerance: (!settings.tolerance.is_none()).then(|| ToleranceReport {
+        tolerance: (!settings.tolerance.is_none()).then_some(ToleranceReport {
             max_diff_pixels: settings.tolerance.max_diff_pixels,
             max_diff_ratio: settings.tolerance.max_diff_ratio,
             changed_pixels: changed,

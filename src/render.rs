@@ -424,13 +424,15 @@ fn heatmap(cmp: &Comparison, style: &Style, boxed: &GrayImage) -> RgbImage {
         .par_chunks_mut(3 * w.max(1) as usize)
         .enumerate()
         .for_each(|(y, row)| {
+            let marks = mask_row(boxed, y);
             let y = y as u32;
             for (x, p) in row.chunks_exact_mut(3).enumerate() {
+                let in_box = marks.get(x).is_some_and(|&m| m != 0);
                 let x = x as u32;
                 let src = cmp.b.get_pixel(x, y).0;
                 let base = f32::from(crate::color::luma_over_white(src)) * 0.35;
                 let s = cmp.fields.score(x, y);
-                let (c, a) = if boxed.get_pixel(x, y)[0] != 0 {
+                let (c, a) = if in_box {
                     let v = (s / 2.0).clamp(0.0, 1.0).sqrt();
                     (inferno(v), (v * 2.0).min(1.0))
                 } else if s >= TOLERATED_LEVEL {
@@ -463,6 +465,13 @@ pub fn mask(cmp: &Comparison) -> GrayImage {
     out
 }
 
+/// Row `y` of a mask (empty below it): the mask has A's size, which is B's after the
+/// size policy; a picture of another size reads only what the mask covers.
+fn mask_row(mask: &GrayImage, y: usize) -> &[u8] {
+    let w = mask.width() as usize;
+    mask.as_raw().get(y * w..(y + 1) * w).unwrap_or(&[])
+}
+
 /// B with the pixels of the mask `boxed` filled in the highlight colour.
 fn filled(mut out: RgbImage, style: &Style, boxed: &GrayImage) -> RgbImage {
     let a = style.fill_opacity.clamp(0.0, 1.0);
@@ -470,9 +479,9 @@ fn filled(mut out: RgbImage, style: &Style, boxed: &GrayImage) -> RgbImage {
     let (w, _) = out.dimensions();
     out.as_mut()
         .par_chunks_mut(3 * w.max(1) as usize)
-        .zip(boxed.as_raw().par_chunks(w.max(1) as usize))
-        .for_each(|(row, marks)| {
-            for (p, &m) in row.chunks_exact_mut(3).zip(marks) {
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (p, &m) in row.chunks_exact_mut(3).zip(mask_row(boxed, y)) {
                 if m != 0 {
                     for k in 0..3 {
                         p[k] = (f32::from(p[k]) * (1.0 - a) + c[k]).round() as u8;
