@@ -32,8 +32,9 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
 
 /// Encodes `img` as PNG into `out`: the encoding used for every picture, on disk or in
 /// memory. Fast compression (fdeflate) with the `Up` filter on every row: the
-/// adaptive filter choice tried all five filters per row and took most of the time of
-/// writing a 4K picture, for files about 10 % smaller (BENCHMARKS.md, "Pictures").
+/// adaptive choice tried all five filters on every row; with `Up` (and RGB instead of
+/// RGBA) the six pictures of the 4K benchmark pair are 6 % smaller in all and cost a
+/// quarter less CPU (BENCHMARKS.md, "Pictures").
 pub fn encode_png<W: Write>(img: &DynamicImage, out: W) -> image::ImageResult<()> {
     PngEncoder::new_with_quality(out, CompressionType::Fast, FilterType::Up).write_image(
         img.as_bytes(),
