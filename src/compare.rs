@@ -383,10 +383,6 @@ fn run<'a>(
         Threshold::Fixed(t) => t,
         Threshold::Auto => SSIM_FLOOR,
     };
-    let deep_t = match settings.deep_threshold {
-        Threshold::Fixed(t) => t,
-        Threshold::Auto => DEEP_FLOOR,
-    };
     let clock = std::time::Instant::now();
     let mut detection = None;
     let (pixel_map, ssim_result) = if tiles.is_clean() {
@@ -433,6 +429,13 @@ fn run<'a>(
         _ => None,
     };
     cancel.check("regions")?;
+    // The automatic deep threshold: the floor, raised to what is significant against
+    // the pair's own unchanged cells (`DeepMap::level`).
+    let deep_t = match (settings.deep_threshold, &deep) {
+        (Threshold::Fixed(t), _) => t,
+        (Threshold::Auto, Some(d)) => d.level(DEEP_FLOOR),
+        (Threshold::Auto, None) => DEEP_FLOOR,
+    };
     if let Some(d) = &deep {
         [
             timings.deep_preprocess_ms,
