@@ -285,6 +285,7 @@ impl DeepMap {
 pub const SIGNIFICANCE: f32 = 5.0;
 
 /// Median and robust spread (1.4826 × MAD) of a map's values.
+#[cfg(any(feature = "deep", test))]
 fn robust_null(values: &[f32]) -> (f32, f32) {
     if values.is_empty() {
         return (0.0, 0.0);
@@ -372,6 +373,7 @@ pub fn deep_map(backbone: &Backbone, _a: &RgbaImage, _b: &RgbaImage) -> Result<D
 }
 
 /// Cells of a feature map that cover the image (not only padding).
+#[cfg(feature = "deep")]
 fn valid_cells(f: &FeatureMap, work: Work) -> (usize, usize) {
     let s = f.stride;
     let (_, _, h, w) = f.data.dim();
