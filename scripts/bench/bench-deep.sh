@@ -10,6 +10,8 @@
 #   none             spotdiff compare A B --model none  (pixel + SSIM evidence)
 #   default          spotdiff compare A B               (fused, offline backbone, warm cache)
 #   default-nocache  the same with SPOTDIFF_CACHE=none  (ONNX Runtime optimizes at each load)
+#   default-448      the default with the working size before issue 13 (short side 448,
+#                    long side at most 896: a manifest copy in .deps/bench-deep)
 #   deep             spotdiff compare A B --method deep
 # The split (decode, model load, deep preprocess, inference, map) is the median of what
 # `--timings` reports. Writes the "Deep features" section of BENCHMARKS.md (between its
@@ -39,10 +41,18 @@ if [ ! -f bench-data/1080p/b.png ]; then
     bash scripts/setup/setup-eval.sh >&2
     "$EVAL_PY" scripts/bench/make-pairs.py --out bench-data --sizes 1080p >&2
 fi
+# The 448 px manifest (same model file).
+"$PY" - "$OUT/efficientnet-lite0-448.json" <<'PYEOF'
+import json, os, sys
+m = json.load(open("models/efficientnet-lite0.json"))
+m.update(working_short_side=448, max_long_side=896, file=os.path.abspath("models/" + m["file"]))
+json.dump(m, open(sys.argv[1], "w"))
+PYEOF
 # The optimized graph cache of the warm runs: filled once here, before timing.
 CACHE=$OUT/cache
 rm -rf "$CACHE"
 SPOTDIFF_CACHE=$CACHE "$BIN" compare "$UI/a.png" "$UI/a.png" >/dev/null
+SPOTDIFF_CACHE=$CACHE "$BIN" compare "$UI/a.png" "$UI/a.png" --model "$OUT/efficientnet-lite0-448.json" >/dev/null
 COLD=$({ SPOTDIFF_CACHE=$OUT/cold-cache "$BIN" compare "$UI/a.png" "$UI/multi.png" --timings 2>&1 >/dev/null || true; } |
     grep -o 'model load [0-9.]*' | grep -o '[0-9.]*$')
 rm -rf "$OUT/cold-cache"
@@ -56,13 +66,14 @@ one() {
         none) err=$(SPOTDIFF_CACHE=$CACHE "$BIN" compare "$a" "$b" --model none --timings 2>&1 >/dev/null) || true ;;
         default) err=$(SPOTDIFF_CACHE=$CACHE "$BIN" compare "$a" "$b" --timings 2>&1 >/dev/null) || true ;;
         default-nocache) err=$(SPOTDIFF_CACHE=none "$BIN" compare "$a" "$b" --timings 2>&1 >/dev/null) || true ;;
+        default-448) err=$(SPOTDIFF_CACHE=$CACHE "$BIN" compare "$a" "$b" --model "$OUT/efficientnet-lite0-448.json" --timings 2>&1 >/dev/null) || true ;;
         deep) err=$(SPOTDIFF_CACHE=$CACHE "$BIN" compare "$a" "$b" --method deep --timings 2>&1 >/dev/null) || true ;;
     esac
     t1=$(date +%s%N)
     printf '%s\t%s\n' "$(((t1 - t0) / 1000000))" "$(grep 'timings ms' <<<"$err" || true)"
 }
 
-RUNNERS=(odiff none default default-nocache deep)
+RUNNERS=(odiff none default default-nocache default-448 deep)
 RAW=$OUT/runs.tsv
 : >"$RAW"
 echo "== timing ($RUNS rounds, runners interleaved)" >&2
