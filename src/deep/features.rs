@@ -578,14 +578,17 @@ mod tests {
 
     #[test]
     fn working_size_keeps_the_aspect_ratio() {
+        // The offline manifest: short side 224, long side at most 448, padded to 32.
         let w = Work::for_image(1920, 1080, &spec());
-        assert_eq!((w.w, w.h), (796, 448));
-        assert_eq!((w.pw, w.ph), (800, 448));
+        assert_eq!((w.w, w.h), (398, 224));
+        assert_eq!((w.pw, w.ph), (416, 224));
+        let w = Work::for_image(1280, 800, &spec());
+        assert_eq!((w.w, w.h, w.pw, w.ph), (358, 224, 384, 224));
         let w = Work::for_image(100, 4000, &spec());
-        assert_eq!((w.w, w.h), (22, 896));
-        assert_eq!((w.pw, w.ph), (32, 896));
+        assert_eq!((w.w, w.h), (11, 448));
+        assert_eq!((w.pw, w.ph), (32, 448));
         let w = Work::for_image(64, 64, &spec());
-        assert_eq!((w.w, w.h, w.pw, w.ph), (448, 448, 448, 448));
+        assert_eq!((w.w, w.h, w.pw, w.ph), (224, 224, 224, 224));
     }
 
     #[test]
