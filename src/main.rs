@@ -46,6 +46,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // ONNX Runtime 1.29+ starts a telemetry uploader and its on-disk event cache on
+    // Linux when the runtime initialises (about 40 ms of every model load, and network
+    // attempts from an offline tool); its documented opt-out is this variable, read
+    // once before initialisation. Set here, while the process has one thread. A user
+    // who sets it otherwise keeps their value.
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         // --help, --version, and a bare `spotdiff`: clap's own output.

@@ -633,7 +633,9 @@ fn a_full_server_answers_503_with_retry_after() {
 #[test]
 fn a_request_over_the_time_limit_gets_503_and_the_server_goes_on() {
     let s = Server::start(&["--timeout", "2"]);
-    let (a, b) = slow_pair(1600, 1200);
+    // Large enough to take well over 2 s with every picture (1600×1200 took under 2 s
+    // once the backbone ran at 224 px).
+    let (a, b) = slow_pair(3200, 2400);
     let reply = s.post(
         "/api/compare",
         &Form::new()

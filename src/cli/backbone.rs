@@ -2,7 +2,7 @@
 //! the environment (`ORT_DYLIB_PATH`, `SPOTDIFF_MODELS`) and the project folder. The
 //! library takes explicit paths; finding them is the command line's business.
 
-use spotdiff::deep::{default_model, Backbone, ModelSpec};
+use spotdiff::deep::{default_model, Backbone, BackboneOptions, ModelSpec};
 use spotdiff::{Error, Hint};
 use std::path::{Path, PathBuf};
 
@@ -100,7 +100,11 @@ impl BackboneArgs {
                 Some(_) => Err(Error::runtime(RUNTIME_FILE, reason, Hint::None)),
             };
         };
-        Backbone::open(spec, &runtime).map(|b| Selection::Ready(Box::new(b)))
+        let options = BackboneOptions {
+            cache_dir: cache_dir(),
+            threads: None,
+        };
+        Backbone::open_with(spec, &runtime, &options).map(|b| Selection::Ready(Box::new(b)))
     }
 
     /// A session holding the backbone these arguments name; a missing default backbone
@@ -154,6 +158,20 @@ impl Locations {
             runtime,
         }
     }
+}
+
+/// Where ONNX Runtime's optimized graphs are kept between runs: `$SPOTDIFF_CACHE`
+/// (empty or `none`: no cache), else `$XDG_CACHE_HOME/spotdiff`, else
+/// `~/.cache/spotdiff`.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os("SPOTDIFF_CACHE") {
+        return (!v.is_empty() && v != "none").then(|| PathBuf::from(v));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("spotdiff"))
 }
 
 fn project_roots() -> Vec<PathBuf> {

@@ -10,9 +10,8 @@ use super::manifest::ModelSpec;
 #[cfg(feature = "deep")]
 use crate::error::Hint;
 use crate::error::{Error, Result};
-use ndarray::{Array2, Array4, ArrayView3, Axis};
 #[cfg(feature = "deep")]
-use ndarray::{ArrayD, Ix4};
+use ndarray::{Array2, Array4, ArrayD, ArrayView3, Axis, Ix4};
 #[cfg(feature = "deep")]
 use ort::session::builder::GraphOptimizationLevel;
 #[cfg(feature = "deep")]
@@ -50,6 +49,7 @@ fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
             ort::init_from(runtime)
                 .map_err(|e| e.to_string())?
                 .with_name("spotdiff")
+                .with_telemetry(false)
                 .build()
                 .map_err(|e| e.to_string())
         });
@@ -66,6 +66,7 @@ fn environment(runtime: &Path) -> Result<ort::environment::Environment> {
 }
 
 /// One feature-map output for a batch.
+#[cfg(feature = "deep")]
 #[derive(Debug, Clone)]
 pub struct FeatureMap {
     pub stride: u32,
@@ -73,6 +74,7 @@ pub struct FeatureMap {
     pub data: Array4<f32>,
 }
 
+#[cfg(feature = "deep")]
 impl FeatureMap {
     /// The `[c, h, w]` block of batch item `i`.
     pub fn item(&self, i: usize) -> ArrayView3<'_, f32> {
@@ -81,6 +83,7 @@ impl FeatureMap {
 }
 
 /// What a batch run yields.
+#[cfg(feature = "deep")]
 #[derive(Debug, Clone)]
 pub struct Outputs {
     /// The pooled embeddings, one row per batch item.
@@ -89,6 +92,16 @@ pub struct Outputs {
     pub features: Vec<FeatureMap>,
     /// Class scores, one row per batch item, when the manifest names a logits output.
     pub logits: Option<Array2<f32>>,
+}
+
+/// How a backbone's session is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackboneOptions {
+    /// Folder for ONNX Runtime's optimized graph, kept between processes (see
+    /// [`Backbone::open_with`]); `None`: optimize at every load.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Threads of the session (`None`: one per core).
+    pub threads: Option<usize>,
 }
 
 /// A pretrained CNN backbone: the checked manifest and one ONNX Runtime session,
@@ -108,7 +121,16 @@ pub enum Backbone {}
 impl Backbone {
     /// Never succeeds: this build has no ONNX Runtime support.
     pub fn open(spec: ModelSpec, runtime: &Path) -> Result<Backbone> {
-        let _ = runtime;
+        Backbone::open_with(spec, runtime, &BackboneOptions::default())
+    }
+
+    /// Never succeeds: this build has no ONNX Runtime support.
+    pub fn open_with(
+        spec: ModelSpec,
+        runtime: &Path,
+        options: &BackboneOptions,
+    ) -> Result<Backbone> {
+        let _ = (runtime, options);
         Err(Error::runtime(
             spec.model_path(),
             "this build of spotdiff has no deep-feature support (the `deep` feature)",
@@ -118,11 +140,6 @@ impl Backbone {
 
     /// The manifest this backbone was built from.
     pub fn spec(&self) -> &ModelSpec {
-        match *self {}
-    }
-
-    /// Runs a batch (never called: no backbone exists).
-    pub fn run(&self, _input: Array4<f32>) -> Result<Outputs> {
         match *self {}
     }
 }
@@ -140,21 +157,71 @@ impl std::fmt::Debug for Backbone {
 impl Backbone {
     /// Loads the model a manifest describes: checks the file and its SHA-256, builds
     /// the session with one thread per core, and checks the input (`[N, 3, H, W]`
-    /// float) and that every output the manifest names exists.
+    /// float) and that every output the manifest names exists. No cache: see
+    /// [`Backbone::open_with`].
     pub fn open(spec: ModelSpec, runtime: &Path) -> Result<Backbone> {
+        Backbone::open_with(spec, runtime, &BackboneOptions::default())
+    }
+
+    /// [`Backbone::open`] with a cache of ONNX Runtime's optimized graph.
+    ///
+    /// The first load optimizes the graph (constant folding, fused convolutions, the
+    /// CPU's blocked layout) and, with [`BackboneOptions::cache_dir`], saves the result;
+    /// later loads read the saved graph with optimization off. The cached file is named
+    /// after the manifest's checksum, the model file's size and modification time and
+    /// the runtime library's: a rebuilt model or another runtime makes a new entry. A
+    /// warm load does not hash the model again (the checksum was checked when the entry
+    /// was written, for a file of that size and time). An unreadable or unwritable cache
+    /// is no error: the model is then loaded as without one.
+    pub fn open_with(
+        spec: ModelSpec,
+        runtime: &Path,
+        options: &BackboneOptions,
+    ) -> Result<Backbone> {
         let path = spec.model_path();
         let err = |problem: String| Error::model(&path, problem, Hint::None);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::model(&path, "model file not found", Hint::InstallModel)
+        let meta = std::fs::metadata(&path).map_err(|e| read_error(&path, e))?;
+        let env = environment(runtime)?;
+        let threads = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let unusable =
+            |e: &dyn std::fmt::Display| err(format!("not a usable ONNX model: {}", first_line(&e)));
+        let builder = |level: GraphOptimizationLevel| {
+            Session::builder(&env)
+                .map_err(|e| unusable(&e))?
+                .with_optimization_level(level)
+                .map_err(|e| unusable(&e))?
+                .with_intra_threads(threads)
+                .map_err(|e| unusable(&e))?
+                // Threads that spin between operators waste the cores the rest of the
+                // comparison (and, on a shared machine, everyone else) needs: a batch
+                // of two at 224 × 384 ran in 84 ms without spinning and 99-150 ms with
+                // it on 2 busy cores (first run of a session, BENCHMARKS.md).
+                .with_intra_op_spinning(false)
+                .map_err(|e| unusable(&e))
+        };
+        let cached = options
+            .cache_dir
+            .as_deref()
+            .map(|dir| dir.join(cache_name(&spec, &meta, runtime)));
+        // A warm load: the saved graph, checked like a fresh one.
+        if let Some(file) = cached.as_deref().filter(|f| f.is_file()) {
+            let session = builder(GraphOptimizationLevel::Disable)?.commit_from_file(file);
+            match session {
+                Ok(session) if check_signature(&session, &spec).is_ok() => {
+                    return Ok(Backbone {
+                        spec,
+                        session: Mutex::new(session),
+                    })
+                }
+                // A damaged entry: dropped, and the model loaded afresh below.
+                _ => {
+                    let _ = std::fs::remove_file(file);
+                }
             }
-            _ => Error::Model {
-                path: path.clone(),
-                problem: "cannot read the model".into(),
-                hint: Hint::None,
-                source: Some(e.into()),
-            },
-        })?;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| read_error(&path, e))?;
         if let Some(want) = &spec.sha256 {
             let have = hex(&Sha256::digest(&bytes));
             if !have.eq_ignore_ascii_case(want) {
@@ -164,20 +231,24 @@ impl Backbone {
                 )));
             }
         }
-        let env = environment(runtime)?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let unusable =
-            |e: &dyn std::fmt::Display| err(format!("not a usable ONNX model: {}", first_line(&e)));
-        let session = Session::builder(&env)
-            .map_err(|e| unusable(&e))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| unusable(&e))?
-            .with_intra_threads(threads)
-            .map_err(|e| unusable(&e))?
-            .commit_from_memory(&bytes)
-            .map_err(|e| unusable(&e))?;
+        // The optimized graph is written under a name of this process's own, then
+        // renamed: concurrent first loads never read a half-written entry.
+        let pending = cached.as_deref().and_then(|file| {
+            std::fs::create_dir_all(file.parent()?).ok()?;
+            Some(file.with_extension(format!("{}.tmp", std::process::id())))
+        });
+        let mut b = builder(GraphOptimizationLevel::Level3)?;
+        if let Some(tmp) = &pending {
+            b = b.with_optimized_model_path(tmp).map_err(|e| unusable(&e))?;
+        }
+        let session = b.commit_from_memory(&bytes).map_err(|e| unusable(&e))?;
         check_signature(&session, &spec)
             .map_err(|(problem, hint)| Error::model(&path, problem, hint))?;
+        if let (Some(tmp), Some(file)) = (&pending, &cached) {
+            if std::fs::rename(tmp, file).is_err() {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
         Ok(Backbone {
             spec,
             session: Mutex::new(session),
@@ -259,6 +330,47 @@ impl Backbone {
             logits,
         })
     }
+}
+
+/// The error for a model file that cannot be read.
+#[cfg(feature = "deep")]
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::model(path, "model file not found", Hint::InstallModel)
+        }
+        _ => Error::Model {
+            path: path.to_path_buf(),
+            problem: "cannot read the model".into(),
+            hint: Hint::None,
+            source: Some(e.into()),
+        },
+    }
+}
+
+/// The cache entry's file name: the model's name and a digest of what identifies the
+/// optimized graph (the manifest's checksum, the model file's and the runtime's size
+/// and modification time).
+#[cfg(feature = "deep")]
+fn cache_name(spec: &ModelSpec, meta: &std::fs::Metadata, runtime: &Path) -> String {
+    let stamp = |m: &std::fs::Metadata| {
+        let time = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{}:{time}", m.len())
+    };
+    let runtime_stamp = std::fs::metadata(runtime).map_or_else(|_| String::new(), |m| stamp(&m));
+    let key = format!(
+        "{}|{}|{}|{}",
+        spec.sha256.as_deref().unwrap_or("-"),
+        stamp(meta),
+        runtime_stamp,
+        spec.file
+    );
+    let digest = hex(&Sha256::digest(key.as_bytes()));
+    format!("{}-{}.onnx", spec.name, &digest[..16])
 }
 
 /// Checks the session's input and outputs against the manifest.

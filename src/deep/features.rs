@@ -2,13 +2,25 @@
 //! keeps the aspect ratio (no centre crop), one batch through the backbone, and an
 //! LPIPS-style distance between the feature maps, tolerant of one cell of shift.
 
-use super::backbone::{Backbone, FeatureMap};
+//!
+//! The map itself ([`DeepMap`]) is a plain grid, so the library without the `deep`
+//! feature needs no tensor crate; the computation (ndarray, ONNX Runtime) needs it.
+
+use super::backbone::Backbone;
+#[cfg(feature = "deep")]
+use super::backbone::FeatureMap;
 use super::manifest::ModelSpec;
 use crate::error::Result;
+#[cfg(feature = "deep")]
 use crate::map::gaussian_kernel;
+#[cfg(feature = "deep")]
 use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Luma, RgbaImage};
+use image::RgbaImage;
+#[cfg(feature = "deep")]
+use image::{ImageBuffer, Luma};
+#[cfg(feature = "deep")]
 use ndarray::{s, Array2, Array3, Array4, ArrayView1, ArrayView2, ArrayViewMut3, Axis, Zip};
+#[cfg(feature = "deep")]
 use rayon::prelude::*;
 
 /// The working resolution: the image scaled to `w × h`, padded to `pw × ph`.
@@ -46,13 +58,16 @@ impl Work {
     }
 }
 
+#[cfg(feature = "deep")]
 /// Gaussian smoothing of the deep map (σ, working pixels).
 const SMOOTH: f32 = 4.0;
 
+#[cfg(feature = "deep")]
 /// Gaussian blur (σ, working pixels) applied before the backbone: JPEG ringing and
 /// sensor noise otherwise move the stride-8 features of textured areas.
 const BLUR: f32 = 1.0;
 
+#[cfg(feature = "deep")]
 /// ImageNet classification of one image, as the backbone was trained: shorter side
 /// scaled to 256, centre crop 224×224. Returns the class scores (`None` when the
 /// model has no logits output). Used to check that the weights are the real ones.
@@ -84,6 +99,7 @@ pub fn classify(backbone: &Backbone, img: &RgbaImage) -> Result<Option<Vec<f32>>
     Ok(out.logits.map(|l| l.row(0).to_vec()))
 }
 
+#[cfg(feature = "deep")]
 /// Scales an image to the working size with a Gaussian filter (which also does the
 /// light blur) and writes it as normalised CHW floats (`out`: `[3, ph, pw]`),
 /// composited over white; the padding repeats the edge pixels.
@@ -144,6 +160,7 @@ fn preprocess(img: &RgbaImage, work: Work, spec: &ModelSpec, out: ArrayViewMut3<
     });
 }
 
+#[cfg(feature = "deep")]
 /// Gaussian resampling weights from `n_in` input pixels to `n_out` output pixels
 /// (scale `s` = output per input), padded to `n_pad` by repeating the last output
 /// pixel. Each entry: first input index and normalised weights. The filter's width
@@ -171,6 +188,7 @@ fn taps(n_in: usize, n_out: usize, n_pad: usize, s: f32) -> Vec<(usize, Vec<f32>
         .collect()
 }
 
+#[cfg(feature = "deep")]
 /// Writes an image of the working size as normalised CHW floats (`out`: `[3, ph, pw]`,
 /// composited over white; the padding repeats the edge pixels).
 fn to_tensor(small: &RgbaImage, work: Work, spec: &ModelSpec, mut out: ArrayViewMut3<'_, f32>) {
@@ -195,12 +213,18 @@ pub struct DeepMap {
     /// Grid size: the working size divided by [`CELL`], rounded up.
     pub cols: u32,
     pub rows: u32,
-    /// `[rows, cols]`.
-    pub values: Array2<f32>,
+    /// Row-major, `rows × cols`.
+    pub values: Vec<f32>,
     /// Cosine similarity of the pooled embeddings.
     pub semantic: f64,
     /// Mean cosine similarity of corresponding feature cells (stride-16 layer).
     pub patch_similarity: f64,
+    /// The pair's own level of unchanged cells: median and robust spread (1.4826 ×
+    /// the median absolute deviation) of the map's values. Most cells of a pair do not
+    /// change, so these describe what "nothing changed" looks like for this pair (a
+    /// re-taken photo's parallax and lighting raise both); see [`DeepMap::level`].
+    pub null_median: f32,
+    pub null_spread: f32,
     /// Stride of the coarsest feature layer, in working pixels: the smallest
     /// area the features can tell apart from its surroundings.
     pub stride: u32,
@@ -213,12 +237,12 @@ impl DeepMap {
     pub fn at_image(&self, x: u32, y: u32) -> f32 {
         let u = (x as f32 + 0.5) * self.work.sx / CELL as f32 - 0.5;
         let v = (y as f32 + 0.5) * self.work.sy / CELL as f32 - 0.5;
-        bilinear(self.values.view(), u, v)
+        bilinear(&self.values, self.cols as usize, self.rows as usize, u, v)
     }
 
     /// The map at a grid cell.
     pub fn at_cell(&self, x: u32, y: u32) -> f32 {
-        self.values[[y as usize, x as usize]]
+        self.values[y as usize * self.cols as usize + x as usize]
     }
 
     /// The image pixels a grid cell covers: `[x0, x1)`, `[y0, y1)`.
@@ -243,8 +267,40 @@ impl DeepMap {
     pub fn max(&self) -> f32 {
         self.values.iter().fold(0.0, |m, v| m.max(*v))
     }
+
+    /// The automatic threshold: `floor`, or [`SIGNIFICANCE`] robust spreads above the
+    /// pair's unchanged level when that is higher. A cell at or over it is significant
+    /// against the pair's own distribution of distances: were the unchanged cells'
+    /// distances Gaussian with this median and spread, a cell would cross it by chance
+    /// with probability under 3·10⁻⁷ (one-sided 5σ), under 0.002 expected false cells
+    /// on the largest grid (224 × 448 working pixels, 6272 cells). Real distance
+    /// distributions have heavier tails than that, which the floor covers.
+    pub fn level(&self, floor: f32) -> f32 {
+        floor.max(self.null_median + SIGNIFICANCE * self.null_spread)
+    }
 }
 
+/// Robust spreads above the pair's unchanged level that make a deep cell significant
+/// ([`DeepMap::level`]).
+pub const SIGNIFICANCE: f32 = 5.0;
+
+/// Median and robust spread (1.4826 × MAD) of a map's values.
+#[cfg(any(feature = "deep", test))]
+fn robust_null(values: &[f32]) -> (f32, f32) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let median = |v: &mut Vec<f32>| -> f32 {
+        let mid = v.len() / 2;
+        *v.select_nth_unstable_by(mid, f32::total_cmp).1
+    };
+    let mut v = values.to_vec();
+    let m = median(&mut v);
+    let mut dev: Vec<f32> = values.iter().map(|x| (x - m).abs()).collect();
+    (m, 1.4826 * median(&mut dev))
+}
+
+#[cfg(feature = "deep")]
 /// Runs A and B as one batch and builds the deep change map.
 pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<DeepMap> {
     let spec = backbone.spec();
@@ -288,10 +344,13 @@ pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<Dee
         let s = f.stride as f32;
         let centre = |i: usize| ((i as f32 + 0.5) * CELL as f32) / s - 0.5;
         for ((y, x), v) in values.indexed_iter_mut() {
-            *v += bilinear(d.view(), centre(x), centre(y)) / layers.len() as f32;
+            let (gh, gw) = d.dim();
+            let grid = d.as_slice().expect("a standard-layout grid");
+            *v += bilinear(grid, gw, gh, centre(x), centre(y)) / layers.len() as f32;
         }
     }
     let values = gaussian_blur(values.view(), SMOOTH / CELL as f32);
+    let (null_median, null_spread) = robust_null(&values);
     timings[2] = elapsed() - timings[0] - timings[1];
     Ok(DeepMap {
         work,
@@ -300,12 +359,21 @@ pub fn deep_map(backbone: &Backbone, a: &RgbaImage, b: &RgbaImage) -> Result<Dee
         values,
         semantic,
         patch_similarity,
+        null_median,
+        null_spread,
         stride: coarsest.stride,
         timings,
     })
 }
 
+/// Without the `deep` feature no backbone exists, so no map can be asked for.
+#[cfg(not(feature = "deep"))]
+pub fn deep_map(backbone: &Backbone, _a: &RgbaImage, _b: &RgbaImage) -> Result<DeepMap> {
+    match *backbone {}
+}
+
 /// Cells of a feature map that cover the image (not only padding).
+#[cfg(feature = "deep")]
 fn valid_cells(f: &FeatureMap, work: Work) -> (usize, usize) {
     let s = f.stride;
     let (_, _, h, w) = f.data.dim();
@@ -315,6 +383,7 @@ fn valid_cells(f: &FeatureMap, work: Work) -> (usize, usize) {
     )
 }
 
+#[cfg(feature = "deep")]
 /// Feature vectors of item `i` (`[gh, gw, c]`) for the valid cells only, each divided
 /// by its norm plus `eps`: strong features become unit vectors, while the weak,
 /// direction-less features of flat areas stay short, so sensor noise there cannot
@@ -328,6 +397,7 @@ fn unit_cells(f: &FeatureMap, i: usize, gw: usize, gh: usize, eps: f32) -> Array
     out
 }
 
+#[cfg(feature = "deep")]
 /// Raw feature vectors of item `i`, `[gh, gw, c]` (each cell's channels contiguous),
 /// valid cells only.
 fn cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Array3<f32> {
@@ -338,16 +408,19 @@ fn cells(f: &FeatureMap, i: usize, gw: usize, gh: usize) -> Array3<f32> {
         .into_owned()
 }
 
+#[cfg(feature = "deep")]
 /// The values of an array in standard (row-major) layout, as one slice.
 fn standard<D: ndarray::Dimension>(a: &ndarray::ArrayRef<f32, D>) -> &[f32] {
     a.as_slice().expect("a standard-layout array")
 }
 
+#[cfg(feature = "deep")]
 /// Euclidean norm, summed in order (not `dot`, whose unrolled sum rounds otherwise).
 fn norm(v: ArrayView1<'_, f32>) -> f32 {
     v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }
 
+#[cfg(feature = "deep")]
 /// The normalisation floor of a layer: a share of the mean feature norm over both
 /// images' valid cells.
 fn norm_floor(f: &FeatureMap, gw: usize, gh: usize) -> f32 {
@@ -361,15 +434,18 @@ fn norm_floor(f: &FeatureMap, gw: usize, gh: usize) -> f32 {
     (NORM_FLOOR * sum / n.max(1) as f64) as f32
 }
 
+#[cfg(feature = "deep")]
 /// See [`norm_floor`].
 const NORM_FLOOR: f64 = 0.25;
 
+#[cfg(feature = "deep")]
 /// Squared distance of unit vectors: 2 (1 - cos), 0..4 (summed in channel order).
 #[inline]
 fn dist(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+#[cfg(feature = "deep")]
 /// The layer's distance per valid cell (`[gh, gw]`): for each shift of up to one cell,
 /// the squared distance averaged over the 3×3 neighbourhood; the best shift wins, and
 /// the larger of the two directions (A against B, B against A) counts.
@@ -410,6 +486,7 @@ fn layer_distance(f: &FeatureMap, work: Work) -> Array2<f32> {
     Zip::from(&ab).and(&ba).map_collect(|x, y| x.max(*y))
 }
 
+#[cfg(feature = "deep")]
 /// Mean over each cell's 3×3 neighbourhood, skipping NaN; NaN where the cell is NaN.
 fn box3_mean(v: ArrayView2<'_, f32>) -> Array2<f32> {
     let (h, w) = v.dim();
@@ -431,6 +508,7 @@ fn box3_mean(v: ArrayView2<'_, f32>) -> Array2<f32> {
     })
 }
 
+#[cfg(feature = "deep")]
 fn patch_similarity(f: &FeatureMap, work: Work) -> f64 {
     let (gw, gh) = valid_cells(f, work);
     let ua = unit_cells(f, 0, gw, gh, 0.0);
@@ -465,29 +543,28 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// layers onto the 199×112 cell grid, callgrind) and rounds differently (weighted
 /// mean of four corners, not two lerps): a third of the values changed in the last
 /// bit.
-fn bilinear(g: ArrayView2<'_, f32>, u: f32, v: f32) -> f32 {
-    let (h, w) = g.dim();
+fn bilinear(g: &[f32], w: usize, h: usize, u: f32, v: f32) -> f32 {
     let u = u.clamp(0.0, (w - 1) as f32);
     let v = v.clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (u.floor() as usize, v.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-    let top = g[[y0, x0]] * (1.0 - fx) + g[[y0, x1]] * fx;
-    let bottom = g[[y1, x0]] * (1.0 - fx) + g[[y1, x1]] * fx;
+    let top = g[y0 * w + x0] * (1.0 - fx) + g[y0 * w + x1] * fx;
+    let bottom = g[y1 * w + x0] * (1.0 - fx) + g[y1 * w + x1] * fx;
     top * (1.0 - fy) + bottom * fy
 }
 
+#[cfg(feature = "deep")]
 /// Separable Gaussian blur with clamped edges (imageproc's `separable_filter_equal`
 /// with the kernel of [`gaussian_kernel`]). It replaced a hand-written pass that gave
 /// bit-identical values: on a 199×112 map (1080p input), 20 blurs took 114.2 M
 /// instructions hand-written and 68.5 M with imageproc (callgrind).
-fn gaussian_blur(v: ArrayView2<'_, f32>, sigma: f32) -> Array2<f32> {
+fn gaussian_blur(v: ArrayView2<'_, f32>, sigma: f32) -> Vec<f32> {
     let (h, w) = v.dim();
     let k = gaussian_kernel(sigma, 3.0);
     let grid: ImageBuffer<Luma<f32>, Vec<f32>> =
         ImageBuffer::from_raw(w as u32, h as u32, v.iter().copied().collect()).expect("h × w");
-    let out = imageproc::filter::separable_filter_equal(&grid, &k).into_raw();
-    Array2::from_shape_vec((h, w), out).expect("h × w")
+    imageproc::filter::separable_filter_equal(&grid, &k).into_raw()
 }
 
 #[cfg(test)]
@@ -501,14 +578,30 @@ mod tests {
 
     #[test]
     fn working_size_keeps_the_aspect_ratio() {
+        // The offline manifest: short side 224, long side at most 448, padded to 32.
         let w = Work::for_image(1920, 1080, &spec());
-        assert_eq!((w.w, w.h), (796, 448));
-        assert_eq!((w.pw, w.ph), (800, 448));
+        assert_eq!((w.w, w.h), (398, 224));
+        assert_eq!((w.pw, w.ph), (416, 224));
+        let w = Work::for_image(1280, 800, &spec());
+        assert_eq!((w.w, w.h, w.pw, w.ph), (358, 224, 384, 224));
         let w = Work::for_image(100, 4000, &spec());
-        assert_eq!((w.w, w.h), (22, 896));
-        assert_eq!((w.pw, w.ph), (32, 896));
+        assert_eq!((w.w, w.h), (11, 448));
+        assert_eq!((w.pw, w.ph), (32, 448));
         let w = Work::for_image(64, 64, &spec());
-        assert_eq!((w.w, w.h, w.pw, w.ph), (448, 448, 448, 448));
+        assert_eq!((w.w, w.h, w.pw, w.ph), (224, 224, 224, 224));
+    }
+
+    #[test]
+    fn the_null_level_is_the_median_and_the_scaled_mad() {
+        // Nine unchanged cells around 0.1 and one changed cell: the changed one moves
+        // neither the median nor the spread.
+        let mut v = vec![0.08f32, 0.09, 0.1, 0.1, 0.1, 0.11, 0.12, 0.1, 0.1, 3.0];
+        let (m, s) = robust_null(&v);
+        assert!((m - 0.1).abs() < 1e-6, "median {m}");
+        assert!(s > 0.0 && s < 0.02, "spread {s}");
+        v[9] = 0.1;
+        assert_eq!(robust_null(&v).0, 0.1);
+        assert_eq!(robust_null(&[]), (0.0, 0.0));
     }
 
     #[test]
@@ -518,6 +611,7 @@ mod tests {
         assert_eq!(cosine(&[0.0], &[0.0]), 1.0);
     }
 
+    #[cfg(feature = "deep")]
     #[test]
     fn shifted_features_cost_nothing_changed_ones_do() {
         // A 6x6 grid, 2 channels: B is A shifted one cell right, except one cell.

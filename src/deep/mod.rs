@@ -12,6 +12,10 @@ pub mod backbone;
 pub mod features;
 pub mod manifest;
 
-pub use backbone::{default_model, Backbone, FeatureMap, Outputs};
-pub use features::{classify, deep_map, DeepMap};
+pub use backbone::{default_model, Backbone, BackboneOptions};
+#[cfg(feature = "deep")]
+pub use backbone::{FeatureMap, Outputs};
+#[cfg(feature = "deep")]
+pub use features::classify;
+pub use features::{deep_map, DeepMap};
 pub use manifest::{known_models, ModelSpec};
