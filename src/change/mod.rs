@@ -27,7 +27,7 @@ use crate::cancel::Cancel;
 use crate::regions::{self, Region, Sample};
 use image::RgbaImage;
 pub use noise::Noise;
-use residual::{local_means, Residual};
+use residual::{local_means, norm2, Residual};
 
 /// Evidence bit of the pixel map (as in `compare`).
 const EVIDENCE_PIXEL: u8 = 1;
@@ -171,7 +171,7 @@ pub fn detect(
     let mark_floor = model.mark_fraction * ask.floor;
     // A pixel of a significant window is part of the change when the part of its own
     // difference that jitter cannot explain, or that of the mean difference of the
-    // 5×5 pixels around it (faint changes over noise), stands above the noise.
+    // 5×5 pixels around it (faint changes over noise), stands above the noise...
     let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
     // (The 5×5 mean of the gradient is the residual's activity.)
     let near_g = &r.activity;
@@ -192,7 +192,14 @@ pub fn detect(
             let local = excess2(at(&near_d), at(near_g));
             let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
             let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
-            let local_ok = local * side * side >= z2 * noise2 && local >= mark_floor * mark_floor;
+            // ... and when its own difference goes along that mean, half of it at
+            // least: the rim around a strong change (its blur, ringing) has a large
+            // mean near it but little of its own.
+            let (m, o) = (at(&near_d), at(&r.d));
+            let along: f32 = (0..3).map(|c| m[c] * o[c]).sum();
+            let local_ok = local * side * side >= z2 * noise2
+                && local >= mark_floor * mark_floor
+                && along >= 0.5 * norm2(m);
             u8::from(own_ok || local_ok)
         })
         .collect();
@@ -318,6 +325,35 @@ mod tests {
             "{found:?}"
         );
         assert!(boxes(&a, &img(2, false)).is_empty(), "noise alone");
+    }
+
+    #[test]
+    fn the_box_of_a_strong_change_over_noise_ends_at_the_change() {
+        // Texture of ±8 levels, re-noised in B, where a dark 20×20 square is painted:
+        // the pixels next to it have a large 5×5 mean difference but none of their own.
+        let tex = |x: u32, y: u32, seed: u32| -> i32 {
+            let h = (x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ seed)
+                .wrapping_mul(1_274_126_177);
+            ((h >> 24) % 17) as i32 - 8
+        };
+        let img = |seed: u32, square: bool| {
+            RgbaImage::from_fn(128, 96, |x, y| {
+                if square && (50..70).contains(&x) && (40..60).contains(&y) {
+                    return Rgba([20, 20, 20, 255]);
+                }
+                let v = (150 + tex(x, y, seed)).clamp(0, 255) as u8;
+                Rgba([v, v, v, 255])
+            })
+        };
+        // (Noise pixels of 2σ and more right beside it may still join it.)
+        let found = boxes(&img(1, false), &img(2, true));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (x, y, w, h) = found[0];
+        assert!(
+            (48..=50).contains(&x) && (38..=40).contains(&y) && x + w <= 72 && y + h <= 62,
+            "{found:?}"
+        );
+        assert!(x + w >= 70 && y + h >= 60, "{found:?}");
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
 }
 
 #[inline]
-fn norm2(p: [f32; 3]) -> f32 {
+pub(crate) fn norm2(p: [f32; 3]) -> f32 {
     p[0] * p[0] + p[1] * p[1] + p[2] * p[2]
 }
 

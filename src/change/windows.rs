@@ -340,10 +340,14 @@ pub fn test(
         };
         let measured = inflation(ii, noise, *shape, xs, ys);
         let mut kappa = last[aspect];
+        // Correlation inflates a window's z by at most √n (all its pixels one
+        // variable): a larger spread is changes, not noise (they cover most windows
+        // when most of the image changed).
+        let cap = f64::from(shape.w * shape.h).sqrt();
         for c in 0..3 {
             for g in 0..2 {
                 if let Some(k) = measured[c][g] {
-                    kappa[c][g] = kappa[c][g].max(k);
+                    kappa[c][g] = kappa[c][g].max(k).min(cap);
                 }
             }
             // Edge windows not measured at all count as the others.
