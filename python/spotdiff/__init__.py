@@ -89,6 +89,8 @@ OPTION_DEFAULTS: Dict[str, Any] = {
     "global_change": "different",
     "detector": "rules",
     "max_pixels": 100_000_000,
+    "max_diff_pixels": None,
+    "max_diff_ratio": None,
 }
 
 #: Picture names, as ``spotdiff compare --write`` takes them.
@@ -408,7 +410,9 @@ class Comparer:
     ``merge_distance``, ``ignore`` (a list of ``(x, y, w, h)``), ``size_policy``
     (``auto``, ``error``, ``align``, ``resize``, ``pad``), ``align`` (``none``,
     ``auto``, ``shift``, ``affine``, ``homography``), ``global_change``
-    (``different``, ``ignore``), ``detector`` (``rules``, ``model``), ``max_pixels``; ``channels`` (``"rgb"`` or
+    (``different``, ``ignore``), ``detector`` (``rules``, ``model``), ``max_pixels``,
+    ``max_diff_pixels`` and ``max_diff_ratio`` (tolerances: the verdict is ``same`` while
+    the boxes hold no more changed pixels, the boxes are still listed); ``channels`` (``"rgb"`` or
     ``"bgr"``) is how numpy inputs are ordered.
 
     Thread-safe: one comparer serves any number of threads, each comparison runs with

@@ -41,6 +41,8 @@ class Options:
         global_change: str = "different",
         detector: str = "rules",
         max_pixels: int = 100_000_000,
+        max_diff_pixels: Optional[int] = None,
+        max_diff_ratio: Optional[float] = None,
     ) -> None: ...
     @property
     def method(self) -> str: ...

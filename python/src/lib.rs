@@ -192,7 +192,8 @@ impl Options {
     #[new]
     #[pyo3(signature = (*, method="fused", threshold=None, ssim_threshold=None, deep_threshold=None,
         min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="none",
-        global_change="different", detector="rules", max_pixels=100_000_000))]
+        global_change="different", detector="rules", max_pixels=100_000_000,
+        max_diff_pixels=None, max_diff_ratio=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         method: &str,
@@ -207,6 +208,8 @@ impl Options {
         global_change: &str,
         detector: &str,
         max_pixels: i64,
+        max_diff_pixels: Option<i64>,
+        max_diff_ratio: Option<f64>,
     ) -> PyResult<Options> {
         let method = Method::parse(method).ok_or_else(|| {
             let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
@@ -250,7 +253,17 @@ impl Options {
             detector: detector
                 .parse::<Detector>()
                 .map_err(|e: String| option_err("detector", format!("{detector:?}"), &e))?,
-            tolerance: spotdiff::Tolerance::default(),
+            tolerance: spotdiff::Tolerance {
+                max_diff_pixels: max_diff_pixels
+                    .map(|n| count("max_diff_pixels", n, u64::MAX))
+                    .transpose()?,
+                max_diff_ratio: max_diff_ratio
+                    .map(|r| match r {
+                        r if (0.0..=1.0).contains(&r) => Ok(r),
+                        _ => Err(option_err("max_diff_ratio", r, "must be from 0 to 1")),
+                    })
+                    .transpose()?,
+            },
             limits: Limits {
                 max_pixels: count("max_pixels", max_pixels, u64::MAX)?,
                 ..Limits::default()

@@ -402,3 +402,24 @@ def test_the_streamlit_example_compiles() -> None:
     import py_compile
 
     py_compile.compile(str(REPO / "examples/streamlit_app.py"), doraise=True)
+
+
+def test_tolerances_pass_a_small_change_as_the_cli_does(comparer: spotdiff.Comparer) -> None:
+    a, b = str(REPO / "examples/before.png"), str(REPO / "examples/after.png")
+    strict = comparer.compare(a, b, method="pixel")
+    assert strict.verdict == "different" and strict.boxes
+    changed = strict.report["tolerance"] if "tolerance" in strict.report else None
+    assert changed is None, "no tolerance asked, none reported"
+    total = sum(bx.changed_pixels for bx in strict.boxes)
+    within = comparer.compare(a, b, method="pixel", max_diff_pixels=total)
+    assert within.verdict == "same"
+    assert [bx.xywh for bx in within.boxes] == [bx.xywh for bx in strict.boxes]
+    assert within.report["tolerance"]["tolerated"] is True
+    assert within.report == cli_json(a, b, "--method", "pixel", "--max-diff-pixels", str(total))
+    beyond = comparer.compare(a, b, method="pixel", max_diff_pixels=total - 1)
+    assert beyond.verdict == "different"
+    assert comparer.compare(a, b, method="pixel", max_diff_ratio=1.0).verdict == "same"
+    with pytest.raises(spotdiff.OptionError, match="max_diff_pixels"):
+        comparer.compare(a, b, max_diff_pixels=-1)
+    with pytest.raises(spotdiff.OptionError, match="max_diff_ratio"):
+        comparer.compare(a, b, max_diff_ratio=1.5)
