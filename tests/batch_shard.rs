@@ -8,25 +8,10 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn spotdiff(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
-        .args(args)
-        .output()
-        .expect("spawn spotdiff");
-    Run {
-        code: out.status.code().expect("exited by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8"),
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::spotdiff;
 
 /// The fast, backbone-free settings every run here uses.
 const FAST: [&str; 4] = ["--method", "pixel", "--model", "none"];

@@ -4,25 +4,10 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn spotdiff(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
-        .args(args)
-        .output()
-        .expect("spawn spotdiff");
-    Run {
-        code: out.status.code().expect("exited by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8"),
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::spotdiff;
 
 /// Runs `spotdiff eval ARGS --json FILE` and returns the JSON.
 fn eval_json(args: &[&str]) -> Value {

@@ -7,25 +7,10 @@
 use image::{Rgb, RgbImage};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn spotdiff(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_spotdiff"))
-        .args(args)
-        .output()
-        .expect("spawn spotdiff");
-    Run {
-        code: out.status.code().expect("exited by a signal"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::spotdiff;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
