@@ -395,15 +395,7 @@ enum Outcome {
 pub fn run(args: BatchArgs) -> Result<u8, Error> {
     let start = std::time::Instant::now();
     let options = args.compare.options()?;
-    let mut pictures: Vec<Picture> = args.write.iter().flatten().copied().collect();
-    pictures.sort();
-    pictures.dedup();
-    if !pictures.is_empty() && args.out.is_none() {
-        return Err(Error::option(
-            "write",
-            "--write needs --out DIR to say where the pictures go",
-        ));
-    }
+    let mut pictures = super::compare::chosen_pictures(&args.write, args.out.as_ref())?;
     if pictures.is_empty() {
         pictures = Picture::ALL.to_vec();
     }

@@ -89,16 +89,25 @@ pub fn parse_picture(s: &str) -> Result<Vec<Picture>, String> {
     })
 }
 
-pub fn run(args: CompareCmd) -> Result<u8, Error> {
-    let mut pictures: Vec<Picture> = args.write.iter().flatten().copied().collect();
+/// The pictures asked for with `--write` (each once, in order); they need `--out`.
+pub fn chosen_pictures(
+    write: &[Vec<Picture>],
+    out: Option<&PathBuf>,
+) -> Result<Vec<Picture>, Error> {
+    let mut pictures: Vec<Picture> = write.iter().flatten().copied().collect();
     pictures.sort();
     pictures.dedup();
-    if !pictures.is_empty() && args.out.is_none() {
+    if !pictures.is_empty() && out.is_none() {
         return Err(Error::option(
             "write",
             "--write needs --out DIR to say where the pictures go",
         ));
     }
+    Ok(pictures)
+}
+
+pub fn run(args: CompareCmd) -> Result<u8, Error> {
+    let mut pictures = chosen_pictures(&args.write, args.out.as_ref())?;
     if pictures.is_empty() && args.out.is_some() {
         pictures = Picture::ALL.to_vec();
     }
