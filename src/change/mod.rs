@@ -10,8 +10,10 @@
 //! 3. [`windows`]: every window of a family of sizes (1 px to the whole image) and
 //!    aspect ratios (1:1, 3:1, 1:3), its mean residual tested against the noise the
 //!    model predicts for it (inflated by the spread measured over the pair's own
-//!    windows of that shape). A window is significant when its number of false alarms
-//!    is at most ε and its mean is visible (the effect floor).
+//!    windows of that shape), and read with a tail as heavy as that of the pair's own
+//!    windows of that shape away from the first pass's detections (codec errors are
+//!    heavy-tailed and patchy). A window is significant when its number of false
+//!    alarms is at most ε and its mean is visible (the effect floor).
 //! 4. Boxes: the pixels of significant windows whose own difference is visible and
 //!    above their noise, as 8-connected regions merged within the merge distance.
 //!    A region smaller than the minimum area stays only when it changed strongly.
@@ -142,8 +144,9 @@ pub fn detect(
     let r = Residual::new(a, b, ask.alpha, ask.clipped, valid);
     cancel.bail("noise");
     // Two passes: a first estimate robust to changes covering a few per cent of the
-    // pixels, a first test; then the noise measured again without what it found, with
-    // the heavier tail the changes no longer contaminate, and the final test.
+    // pixels, a first test (Gaussian tails); then the noise measured again without
+    // what it found, with the heavier tail the changes no longer contaminate, and the
+    // final test, whose windows' tails are measured away from those detections.
     let floor_for = |noise: &Noise| {
         if ask.auto_floor {
             let level: f32 = noise.sigma.iter().map(|s| s * s).sum::<f32>().sqrt();
@@ -155,15 +158,16 @@ pub fn detect(
     let mut ii = windows::Integrals::new(&r);
     let first = Noise::estimate(&r, model);
     ii.with_noise(&r, &first);
-    let sig = windows::test(&ii, &first, model, floor_for(&first), cancel);
+    let sig = windows::test(&ii, &first, model, floor_for(&first), None, cancel);
     cancel.bail("noise");
     let noise = Noise::estimate_without(&r, model, Some(&sig.covered), model.tail);
+    let first_cover = sig.covered;
     ii.with_noise(&r, &noise);
     let ask = Ask {
         floor: floor_for(&noise),
         ..ask
     };
-    let sig = windows::test(&ii, &noise, model, ask.floor, cancel);
+    let sig = windows::test(&ii, &noise, model, ask.floor, Some(&first_cover), cancel);
     drop(ii);
     cancel.bail("boxes");
     let n = r.valid.len();
@@ -354,6 +358,43 @@ mod tests {
             "{found:?}"
         );
         assert!(x + w >= 70 && y + h >= 60, "{found:?}");
+    }
+
+    #[test]
+    fn heavy_tailed_blocky_noise_is_not_a_change_but_a_real_edit_is() {
+        // Codec-like error: fine noise of ±2 levels everywhere, and one 4×4 block in
+        // 64 offset by 5 to 8 levels (a Gaussian fitted to the bulk calls those
+        // blocks impossible). B also has a 12×12 patch 30 levels darker.
+        let hash = |x: u32, y: u32, seed: u32| -> u32 {
+            (x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ seed)
+                .wrapping_mul(1_274_126_177)
+        };
+        let img = |seed: u32, patch: bool| {
+            RgbaImage::from_fn(256, 192, |x, y| {
+                let fine = (hash(x, y, seed) >> 24) % 5;
+                let block = hash(x / 4, y / 4, seed ^ 0x9e37);
+                let offset = if block % 64 == 0 {
+                    5 + (block >> 8) % 4
+                } else {
+                    0
+                };
+                let dark = if patch && (100..112).contains(&x) && (80..92).contains(&y) {
+                    30
+                } else {
+                    0
+                };
+                let v = (120 + fine + offset - dark) as u8;
+                Rgba([v, v, v, 255])
+            })
+        };
+        assert!(boxes(&img(1, false), &img(2, false)).is_empty());
+        let found = boxes(&img(1, false), &img(2, true));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (x, y, w, h) = found[0];
+        assert!(
+            x <= 100 && y <= 80 && x + w >= 112 && y + h >= 92,
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -157,10 +157,16 @@ impl Integrals {
 
     #[inline]
     fn count(&self, x: u32, y: u32, s: Shape) -> u32 {
+        self.count_in(&self.n, x, y, s)
+    }
+
+    /// The sum over a window of a count plane laid out as [`Integrals::n`].
+    #[inline]
+    fn count_in(&self, p: &[u32], x: u32, y: u32, s: Shape) -> u32 {
         let (x0, y0) = (x as usize, y as usize);
         let (x1, y1) = (x0 + s.w as usize, y0 + s.h as usize);
         let k = self.stride;
-        self.n[y1 * k + x1] + self.n[y0 * k + x0] - self.n[y0 * k + x1] - self.n[y1 * k + x0]
+        p[y1 * k + x1] + p[y0 * k + x0] - p[y0 * k + x1] - p[y1 * k + x0]
     }
 }
 
@@ -168,6 +174,8 @@ impl Integrals {
 /// edge jitter cannot explain over the noise's standard deviation for the window;
 /// the share of the jitter bound in the allowance; and that unexplained mean.
 struct Stat {
+    /// Tested pixels in the window.
+    n: u32,
     z: [f64; 3],
     share: [f64; 3],
     mean: [f64; 3],
@@ -184,6 +192,7 @@ fn stat(ii: &Integrals, noise: &Noise, x: u32, y: u32, s: Shape) -> Option<Stat>
         return None;
     }
     let mut st = Stat {
+        n,
         z: [0.0; 3],
         share: [0.0; 3],
         mean: [0.0; 3],
@@ -298,6 +307,83 @@ fn inflation(
     out
 }
 
+/// A window's strongest channel: its z over that channel's inflation, and the
+/// number of independent pixels it counts as (n / κ²).
+#[inline]
+fn strongest(st: &Stat, kappa: &[[f64; 2]; 3]) -> (f64, f64) {
+    let (z, k) = kappa
+        .iter()
+        .zip(st.share.iter().zip(&st.z))
+        .map(|([flat, edge], (share, z))| {
+            let k = flat + share * (edge - flat);
+            (z.abs() / k, k)
+        })
+        .fold((0f64, 1f64), |best, v| if v.0 > best.0 { v } else { best });
+    (z, f64::from(st.n) / (k * k))
+}
+
+/// How heavy the tail of a shape's windows is, measured on the windows that touch
+/// no known change (`excluded`: integral of the excluded pixels): Bernstein's bound
+/// `2·exp(−z² / (2(1 + h·z / (3√n))))` for a sum of `n` independent pixels, set
+/// equal to the share `q` of windows beyond the measured quantile `z_q`, solved for
+/// the per-pixel heaviness `h` (0: Gaussian). Codec errors are heavy-tailed and
+/// spatially coherent: a JPEG pair has 5×5 patches 8σ off, which a Gaussian says
+/// never happen; sums of many pixels become Gaussian again, as `1/√n`. `q` is 10⁻³,
+/// or what the count allows (100 windows beyond it); `None` under 1000 windows.
+fn tail_heaviness(
+    ii: &Integrals,
+    noise: &Noise,
+    shape: Shape,
+    xs: &[u32],
+    ys: &[u32],
+    kappa: &[[f64; 2]; 3],
+    excluded: &[u32],
+) -> Option<f64> {
+    // Only the upper tail is kept (z over 2: a few per cent of null windows).
+    let (tail, count): (Vec<(f32, f32)>, usize) = ys
+        .par_iter()
+        .map(|&y| {
+            let mut tail = Vec::new();
+            let mut count = 0;
+            for &x in xs {
+                if ii.count_in(excluded, x, y, shape) > 0 {
+                    continue;
+                }
+                let Some(st) = stat(ii, noise, x, y, shape) else {
+                    continue;
+                };
+                count += 1;
+                let (z, n_eff) = strongest(&st, kappa);
+                if z > 2.0 {
+                    tail.push((z as f32, n_eff as f32));
+                }
+            }
+            (tail, count)
+        })
+        .reduce(
+            || (Vec::new(), 0),
+            |mut a, b| {
+                a.0.extend(b.0);
+                (a.0, a.1 + b.1)
+            },
+        );
+    if count < 1000 {
+        return None;
+    }
+    let q = (100.0 / count as f64).max(1e-3);
+    let k = (q * count as f64) as usize;
+    if tail.len() <= k {
+        return Some(0.0);
+    }
+    let mut tail = tail;
+    tail.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+    let (zq, n_eff) = (f64::from(tail[k].0), f64::from(tail[k].1));
+    let zg = z_needed(0.0, q.log10());
+    // z_q / √(1 + h·z_q/(3√n)) = the Gaussian quantile of q.
+    let h = ((zq / zg).powi(2) - 1.0) * 3.0 * n_eff.sqrt() / zq;
+    Some(h.max(0.0))
+}
+
 /// Runs the test on every window of [`Shape::family`].
 /// `ii` must hold the variance planes of `noise` ([`Integrals::with_noise`]).
 pub fn test(
@@ -305,6 +391,7 @@ pub fn test(
     noise: &Noise,
     model: &Model,
     floor: f32,
+    exclude: Option<&[u8]>,
     cancel: &Cancel,
 ) -> Significant {
     let (w, h) = (ii.width, ii.height);
@@ -328,6 +415,19 @@ pub fn test(
     let stride = w as usize + 1;
     let mut diff = vec![0i32; stride * (h as usize + 1)];
     let floor2 = f64::from(floor) * f64::from(floor);
+    let excluded = exclude.map(|e| {
+        let (wu, hu) = (w as usize, h as usize);
+        let mut n = vec![0u32; stride * (hu + 1)];
+        for y in 0..hu {
+            let mut row = 0u32;
+            for x in 0..wu {
+                row += u32::from(e[y * wu + x]);
+                n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
+            }
+        }
+        n
+    });
+    let mut last_heavy = [0f64; 3];
     // The inflation last measured per aspect (square, wide, tall), channel and group;
     // it never decreases with the window's size (correlated noise adds up).
     let mut last = [[[1.0f64; 2]; 3]; 3];
@@ -356,6 +456,16 @@ pub fn test(
             }
         }
         last[aspect] = kappa;
+        // The tail of this shape's windows away from the known changes.
+        let heavy = match &excluded {
+            Some(ex) => {
+                let measured = tail_heaviness(ii, noise, *shape, xs, ys, &kappa, ex);
+                let h = measured.unwrap_or(0.0).max(last_heavy[aspect]);
+                last_heavy[aspect] = h;
+                h
+            }
+            None => 0.0,
+        };
         let hits: Vec<Vec<(u32, f32)>> = ys
             .par_iter()
             .map(|&y| {
@@ -368,11 +478,11 @@ pub fn test(
                     if effect2 < floor2 {
                         continue;
                     }
-                    let z = kappa
-                        .iter()
-                        .zip(st.share.iter().zip(&st.z))
-                        .map(|([flat, edge], (share, z))| z.abs() / (flat + share * (edge - flat)))
-                        .fold(0f64, f64::max);
+                    let (z, n_eff) = strongest(&st, &kappa);
+                    if z < z_min {
+                        continue;
+                    }
+                    let z = z / (1.0 + heavy * z / (3.0 * n_eff.sqrt())).sqrt();
                     if z >= z_min {
                         row.push((x, (log10_tests + log10_tail(z)) as f32));
                     }
