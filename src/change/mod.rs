@@ -23,6 +23,7 @@
 
 pub mod noise;
 pub mod residual;
+pub mod shift;
 pub mod windows;
 
 use crate::cancel::Cancel;
@@ -69,6 +70,9 @@ pub struct Model {
     /// Tail quantile of the second noise estimate, made without the first pass's
     /// detections.
     pub tail: f64,
+    /// Content moved by at most this many pixels per axis, unchanged, is not a
+    /// change ([`shift`]): re-rendered text lands a pixel off.
+    pub max_shift: i32,
 }
 
 impl Model {
@@ -86,6 +90,7 @@ impl Model {
         speck_log10_nfa: -8.0,
         masking: 1.0,
         tail: 0.99,
+        max_shift: 1,
     };
 }
 
@@ -227,6 +232,15 @@ pub fn detect(
         .filter(|f| {
             f.region.changed_pixels >= u64::from(ask.min_area)
                 || (f.region.peak_delta_e >= strong && f.log10_nfa <= model.speck_log10_nfa)
+        })
+        .filter(|f| {
+            let g = &f.region;
+            let check = shift::Check {
+                floor: ask.floor,
+                min_area: ask.min_area,
+            };
+            shift::explaining_move(a, b, &r, &noise, model, check, (g.x0, g.y0, g.x1, g.y1))
+                .is_none()
         })
         .collect();
     Detection {
@@ -395,6 +409,34 @@ mod tests {
             x <= 100 && y <= 80 && x + w >= 112 && y + h >= 92,
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn text_moved_by_one_pixel_is_not_a_change_but_moved_farther_or_edited_it_is() {
+        // One "word" of the page drawn again 1 px or 2 px to the right.
+        let word = |dx: u32, edit: bool| {
+            let mut img = page();
+            for y in 8..16 {
+                for x in 48..72 {
+                    img.put_pixel(x, y, Rgba([250, 250, 250, 255]));
+                }
+            }
+            for y in 9..13 {
+                for x in (49..70).filter(|x| x % 4 == 1) {
+                    img.put_pixel(x + dx, y, Rgba([40, 40, 40, 255]));
+                }
+            }
+            if edit {
+                for x in 54..58 {
+                    img.put_pixel(x + dx, 13, Rgba([40, 40, 40, 255]));
+                }
+            }
+            img
+        };
+        let a = word(0, false);
+        assert!(boxes(&a, &word(1, false)).is_empty());
+        assert_eq!(boxes(&a, &word(2, false)).len(), 1);
+        assert_eq!(boxes(&a, &word(1, true)).len(), 1, "moved and edited");
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn weights(c: f32) -> (f32, f32) {
 /// ΔE94). Chroma and hue are taken along and across the mean colour's direction;
 /// for a grey pixel, along a and b.
 #[inline]
-fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
+pub(crate) fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
     let (da, db) = (pb[1] - pa[1], pb[2] - pa[2]);
     let (ma, mb) = (0.5 * (pa[1] + pb[1]), 0.5 * (pa[2] + pb[2]));
     let c = ma.hypot(mb);
