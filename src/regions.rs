@@ -42,7 +42,7 @@ impl Region {
         }
     }
 
-    fn absorb(&mut self, o: &Region) {
+    pub fn absorb(&mut self, o: &Region) {
         self.x0 = self.x0.min(o.x0);
         self.y0 = self.y0.min(o.y0);
         self.x1 = self.x1.max(o.x1);

@@ -70,6 +70,9 @@ pub struct Model {
     /// Tail quantile of the second noise estimate, made without the first pass's
     /// detections.
     pub tail: f64,
+    /// Before the first noise estimate, pixels whose 5×5 neighbourhood changed by a
+    /// mean of at least this many times the effect floor are left out.
+    pub prescreen: f32,
     /// Content moved by at most this many pixels per axis, unchanged, is not a
     /// change ([`shift`]): re-rendered text lands a pixel off.
     pub max_shift: i32,
@@ -90,6 +93,7 @@ impl Model {
         speck_log10_nfa: -8.0,
         masking: 1.0,
         tail: 0.99,
+        prescreen: 2.0,
         max_shift: 1,
     };
 }
@@ -161,7 +165,16 @@ pub fn detect(
         }
     };
     let mut ii = windows::Integrals::new(&r);
-    let first = Noise::estimate(&r, model);
+    // The first estimate leaves out what changed coherently and visibly (see
+    // [`coherent`]): a change covering more than a few per cent of the pixels would
+    // otherwise pass for noise, and raise the floor over itself.
+    let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
+    let first = Noise::estimate_without(
+        &r,
+        model,
+        Some(&coherent(&r, &near_d, ask.floor, model)),
+        0.95,
+    );
     ii.with_noise(&r, &first);
     let sig = windows::test(&ii, &first, model, floor_for(&first), None, cancel);
     cancel.bail("noise");
@@ -181,7 +194,6 @@ pub fn detect(
     // A pixel of a significant window is part of the change when the part of its own
     // difference that jitter cannot explain, or that of the mean difference of the
     // 5×5 pixels around it (faint changes over noise), stands above the noise...
-    let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
     // (The 5×5 mean of the gradient is the residual's activity.)
     let near_g = &r.activity;
     let side = (2 * MARK_RADIUS + 1) as f32;
@@ -221,17 +233,52 @@ pub fn detect(
             evidence: EVIDENCE_PIXEL,
         })
     });
-    let merged = regions::merge_near(comps, ask.merge_distance);
     let strong = model.strong * ask.floor;
+    let bounds = |g: &Region| (g.x0, g.y0, g.x1, g.y1);
+    // A region under the minimum area is a change when it changed strongly and is
+    // significant at its own scale (a window no larger than a cell touching it).
+    let strong_speck = |g: &Region| {
+        g.peak_delta_e >= strong
+            && sig.best_up_to(windows::CELL, bounds(g)) <= model.speck_log10_nfa
+    };
+    let core: Vec<Region> = comps
+        .iter()
+        .filter(|g| g.changed_pixels >= u64::from(ask.min_area) || strong_speck(g))
+        .cloned()
+        .collect();
+    let merged: Vec<Region> = regions::merge_near(comps, ask.merge_distance)
+        .into_iter()
+        .map(|g| {
+            // The box of a change is that of its substantial parts: the dust of weak
+            // scattered pixels around it (texture, codec noise) does not widen it.
+            let mut parts = core
+                .iter()
+                .filter(|c| c.x0 >= g.x0 && c.y0 >= g.y0 && c.x1 <= g.x1 && c.y1 <= g.y1);
+            match parts.next() {
+                Some(first) => parts.fold(first.clone(), |mut r, p| {
+                    r.absorb(p);
+                    r
+                }),
+                None => g,
+            }
+        })
+        .collect();
     let found = merged
         .into_iter()
+        .filter(|g| {
+            // Significant at its own scale: a window no larger than twice its box
+            // touching it; the windows of a large change nearby reach it too, and
+            // say nothing about it.
+            if g.changed_pixels >= u64::from(ask.min_area) {
+                let side = 2 * (g.x1 - g.x0 + 1).max(g.y1 - g.y0 + 1);
+                sig.best_up_to(side, bounds(g)).is_finite()
+            } else {
+                strong_speck(g)
+            }
+        })
         .map(|region| Found {
             log10_nfa: sig.best_in(region.x0, region.y0, region.x1, region.y1),
             region,
-        })
-        .filter(|f| {
-            f.region.changed_pixels >= u64::from(ask.min_area)
-                || (f.region.peak_delta_e >= strong && f.log10_nfa <= model.speck_log10_nfa)
         })
         .filter(|f| {
             let g = &f.region;
@@ -250,6 +297,24 @@ pub fn detect(
         marked,
         delta_e,
     }
+}
+
+/// Per pixel, 1 where the mean difference of the 5×5 pixels around it (`near_d`) is
+/// at least [`Model::prescreen`] times the effect floor `floor` and four standard
+/// errors of such a mean under the pair's bulk noise ([`noise::bulk_level`]): a neighbourhood that moved together, visibly, is
+/// not the pair's noise. Noise averages out in a 5×5 mean; misregistered edges give
+/// +/− pairs that cancel.
+fn coherent(r: &Residual, near_d: &[Vec<f32>; 3], floor: f32, model: &Model) -> Vec<u8> {
+    let side = (2 * MARK_RADIUS + 1) as f32;
+    let bulk = noise::bulk_level(r);
+    let level = (model.prescreen * floor).max(4.0 * bulk / side);
+    let level2 = level * level;
+    (0..r.valid.len())
+        .map(|i| {
+            let m = [near_d[0][i], near_d[1][i], near_d[2][i]];
+            u8::from(norm2(m) >= level2)
+        })
+        .collect()
 }
 
 /// Half the side of the neighbourhood whose mean difference can mark a pixel: that
@@ -290,6 +355,41 @@ mod tests {
                 (r.x, r.y, r.w, r.h)
             })
             .collect()
+    }
+
+    #[test]
+    fn weak_dust_beside_a_change_does_not_widen_its_box() {
+        let a = page();
+        let mut b = a.clone();
+        for y in 20..28 {
+            for x in 40..48 {
+                b.put_pixel(x, y, Rgba([200, 30, 30, 255]));
+            }
+        }
+        // Three faint single pixels within the merge distance (ΔE about 4).
+        for (x, y) in [(37, 18), (50, 24), (44, 30)] {
+            let v = a.get_pixel(x, y).0[0] - 10;
+            b.put_pixel(x, y, Rgba([v, v, v, 255]));
+        }
+        assert_eq!(boxes(&a, &b), vec![(40, 20, 8, 8)]);
+    }
+
+    #[test]
+    fn a_change_over_half_the_picture_is_found_not_taken_for_noise() {
+        // A lossless pair: a grey square over 70 % of a 48×48 icon turns shades of red.
+        let inside = |x: u32, y: u32| (4..44).contains(&x) && (4..44).contains(&y);
+        let a = RgbaImage::from_fn(48, 48, |x, y| {
+            let v = if inside(x, y) { 120 } else { 250 };
+            Rgba([v, v, v, 255])
+        });
+        let b = RgbaImage::from_fn(48, 48, |x, y| {
+            if inside(x, y) {
+                Rgba([200, 40 + 2 * y as u8, 60, 255])
+            } else {
+                *a.get_pixel(x, y)
+            }
+        });
+        assert_eq!(boxes(&a, &b), vec![(4, 4, 40, 40)]);
     }
 
     #[test]

@@ -97,6 +97,29 @@ impl Noise {
     }
 }
 
+/// The pair's bulk noise, √Σ σ² over the Lab channels of the tested pixels (a regular
+/// subsample of about a million), σ read from the lower quartile of the absolute
+/// deviations from the median (0.3186 σ for a Gaussian): what the quietest pixels
+/// show, robust to changes covering up to three quarters of them.
+pub fn bulk_level(r: &Residual) -> f32 {
+    let n = r.valid.len();
+    let step = (n / 1_000_000).max(1);
+    (0..3)
+        .map(|c| {
+            let v: Vec<f32> = (0..n)
+                .step_by(step)
+                .filter(|&i| r.valid[i] == 1)
+                .map(|i| r.d[c][i])
+                .collect();
+            let mut v = v;
+            let med = median(&mut v);
+            let dev: Vec<f32> = v.iter().map(|x| (x - med).abs()).collect();
+            (quantile(dev, 0.25) / 0.3186).powi(2)
+        })
+        .sum::<f32>()
+        .sqrt()
+}
+
 /// The activity bin of a value.
 #[inline]
 fn bin(act: f32) -> usize {

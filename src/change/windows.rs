@@ -241,24 +241,46 @@ pub fn z_needed(log10_n: f64, log10_eps: f64) -> f64 {
     hi
 }
 
-/// The test's result: which pixels lie in a significant window, and the best
-/// (lowest) log10 NFA over the windows touching each cell of [`CELL`] pixels.
+/// The test's result: which pixels lie in a significant window, and per cell of
+/// [`CELL`] pixels the best (lowest) log10 NFA of the windows touching it, by scale:
+/// `scales[k]` over the windows whose longer side is at most `CELL · 2^k` (so a
+/// region's own significance is read from windows of about its size, not from a
+/// large change's windows that reach it).
 pub struct Significant {
     pub covered: Vec<u8>,
-    pub cells: Vec<f32>,
+    pub scales: Vec<Vec<f32>>,
     pub cols: u32,
 }
 
-/// Cell side of [`Significant::cells`].
+/// Cell side of [`Significant::scales`].
 pub const CELL: u32 = 8;
 
+/// The scale class of a window's longer side: the least k with `side ≤ CELL · 2^k`.
+fn scale_of(side: u32) -> usize {
+    let mut k = 0;
+    while u64::from(CELL) << k < u64::from(side) {
+        k += 1;
+    }
+    k
+}
+
 impl Significant {
-    /// The best log10 NFA of the windows touching `rect`'s cells.
+    /// The best log10 NFA of the windows of every size touching `rect`'s cells
+    /// (x1, y1 inclusive).
     pub fn best_in(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> f32 {
+        self.best_up_to(u32::MAX, (x0, y0, x1, y1))
+    }
+
+    /// The best log10 NFA of the windows whose longer side is at most `side` (rounded
+    /// up to a scale class) touching `rect`'s cells.
+    pub fn best_up_to(&self, side: u32, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> f32 {
+        let Some(cells) = self.scales.get(scale_of(side)).or(self.scales.last()) else {
+            return f32::INFINITY;
+        };
         let mut best = f32::INFINITY;
         for cy in y0 / CELL..=y1 / CELL {
             for cx in x0 / CELL..=x1 / CELL {
-                best = best.min(self.cells[(cy * self.cols + cx) as usize]);
+                best = best.min(cells[(cy * self.cols + cx) as usize]);
             }
         }
         best
@@ -411,7 +433,8 @@ pub fn test(
     let z_min = z_needed(log10_tests, model.log10_eps);
     let cols = w.div_ceil(CELL);
     let rows = h.div_ceil(CELL);
-    let mut cells = vec![f32::INFINITY; (cols * rows) as usize];
+    let classes = scale_of(w.max(h)) + 1;
+    let mut scales = vec![vec![f32::INFINITY; (cols * rows) as usize]; classes];
     let stride = w as usize + 1;
     let mut diff = vec![0i32; stride * (h as usize + 1)];
     let floor2 = f64::from(floor) * f64::from(floor);
@@ -490,6 +513,7 @@ pub fn test(
                 row
             })
             .collect();
+        let cells = &mut scales[scale_of(shape.w.max(shape.h))];
         for (&y, row) in ys.iter().zip(&hits) {
             let (y0, y1) = (y as usize, (y + shape.h) as usize);
             for &(x, lnfa) in row {
@@ -519,9 +543,16 @@ pub fn test(
             covered[y * wu + x] = u8::from(above[x] > 0);
         }
     }
+    // Each class holds the smaller ones too.
+    for k in 1..classes {
+        let (lower, upper) = scales.split_at_mut(k);
+        for (u, l) in upper[0].iter_mut().zip(&lower[k - 1]) {
+            *u = u.min(*l);
+        }
+    }
     Significant {
         covered,
-        cells,
+        scales,
         cols,
     }
 }

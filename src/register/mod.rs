@@ -1007,28 +1007,28 @@ impl<'a> Ctx<'a> {
         let confirm = |img: &RgbaImage, e: Edges, other: &dyn Fn(u32, u32) -> Option<[u8; 4]>| {
             let (w, h) = img.dimensions();
             // Outside the other image: harmless either way, reported as found.
-            let ok = |s: warp::Span| {
-                warp::strip_differs(img, s, other).is_none_or(|(d, grad)| {
+            let ok = |s: warp::Span, rows: bool| {
+                warp::strip_differs(img, s, rows, other).is_none_or(|(d, grad)| {
                     d >= TUNING.padding_confirm && grad >= TUNING.padding_texture
                 })
             };
             Edges {
-                left: if e.left > 0 && ok((0, 0, e.left, h)) {
+                left: if e.left > 0 && ok((0, 0, e.left, h), false) {
                     e.left
                 } else {
                     0
                 },
-                right: if e.right > 0 && ok((w - e.right, 0, w, h)) {
+                right: if e.right > 0 && ok((w - e.right, 0, w, h), false) {
                     e.right
                 } else {
                     0
                 },
-                top: if e.top > 0 && ok((0, 0, w, e.top)) {
+                top: if e.top > 0 && ok((0, 0, w, e.top), true) {
                     e.top
                 } else {
                     0
                 },
-                bottom: if e.bottom > 0 && ok((0, h - e.bottom, w, h)) {
+                bottom: if e.bottom > 0 && ok((0, h - e.bottom, w, h), true) {
                     e.bottom
                 } else {
                     0
@@ -1233,6 +1233,31 @@ mod tests {
         assert!(r.report.note.is_none());
         // Only the lattice check ran: no planes, no phase correlation, no keypoints.
         assert!(r.report.psr.is_none() && r.report.matches.is_none());
+    }
+
+    #[test]
+    fn stripes_running_into_the_edges_are_content_not_padding() {
+        // Rows of 2 px stripes, black and white; in B the black ones turn red. Each
+        // row is flat, each column repeats the next: neither is padding B never had.
+        let stripes = |ink: [u8; 4]| {
+            RgbaImage::from_fn(50, 50, |_, y| {
+                if y % 4 < 2 {
+                    Rgba(ink)
+                } else {
+                    Rgba([255, 255, 255, 255])
+                }
+            })
+        };
+        let a = stripes([0, 0, 0, 255]);
+        let b = stripes([200, 0, 0, 255]);
+        let opts = RegisterOptions {
+            align: AlignMode::Auto,
+            ..RegisterOptions::default()
+        };
+        let r = register(&a, &b, &opts);
+        assert_eq!(r.transform.model, Model::Identity);
+        assert_eq!(r.report.uncovered_share, 0.0, "{:?}", r.report);
+        assert!(r.overlap.is_none());
     }
 
     #[test]

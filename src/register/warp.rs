@@ -10,7 +10,8 @@ use std::borrow::Cow;
 pub(crate) type Span = (u32, u32, u32, u32);
 
 /// The strips along each edge of `img` that look like padding: lines (rows or
-/// columns) that are one flat colour, or that repeat the next line inwards. At most
+/// columns) of one flat colour, the same for every line, or lines that each repeat the
+/// next line inwards. At most
 /// `TUNING.max_padding` of the side's length.
 pub(crate) fn padding(img: &RgbaImage) -> Edges {
     let (w, h) = img.dimensions();
@@ -23,8 +24,11 @@ pub(crate) fn padding(img: &RgbaImage) -> Edges {
         }
         let max = (depth as f64 * TUNING.max_padding) as u32;
         let allowed = ((len as f64) * (1.0 - TUNING.padding_share)).floor() as u32;
+        // One flat colour from the edge inwards (lines each flat but of different
+        // colours are content: stripes).
+        let fill = px(0, len / 2);
         let flat = |i: u32| {
-            let r = px(i, len / 2);
+            let r = fill;
             let mut bad = 0;
             for k in 0..len {
                 if !close(&px(i, k), &r) {
@@ -48,11 +52,9 @@ pub(crate) fn padding(img: &RgbaImage) -> Edges {
             }
             true
         };
-        let mut n = 0;
-        while n < max && (flat(n) || repeats(n)) {
-            n += 1;
-        }
-        n
+        // Either kind from the edge inwards, not a mix (stripes alternate them).
+        let lead = |line: &dyn Fn(u32) -> bool| (0..max).take_while(|&i| line(i)).count() as u32;
+        lead(&flat).max(lead(&repeats))
     };
     let get = |x: u32, y: u32| img.get_pixel(x, y).0;
     Edges {
@@ -200,11 +202,16 @@ fn erode_mask(m: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
 /// How a strip of `img` (a span) compares with its counterpart in `other`
 /// (`at(x, y)`, `None` where there is none): the share of its pixels that differ by
 /// more than twice the padding tolerance, and the mean absolute luma gradient of the
-/// counterpart (levels/px; padding hides content, so the other image has texture
-/// there). `None` when no pixel of the strip has a counterpart.
+/// counterpart across the strip's lines, inside the strip (levels/px; `rows`: the
+/// strip is made of rows, as at the top and bottom; along the line for a strip one
+/// line deep). Padding hides content, so the other image varies from line to line
+/// there; where its lines repeat too (stripes running into the edge, a flat band
+/// recoloured), both images share the strip's structure and it is not padding. `None` when
+/// no pixel of the strip has a counterpart.
 pub(crate) fn strip_differs(
     img: &RgbaImage,
     strip: Span,
+    rows: bool,
     at: &dyn Fn(u32, u32) -> Option<[u8; 4]>,
 ) -> Option<(f64, f64)> {
     let tol = TUNING.padding_tolerance as i32 * 2;
@@ -214,6 +221,11 @@ pub(crate) fn strip_differs(
         .sqrt()
         .max(1.0) as usize;
     let l = |q: [u8; 4]| super::plane::luma(q) as f64;
+    let deep = if rows {
+        strip.3 - strip.1 > 1
+    } else {
+        strip.2 - strip.0 > 1
+    };
     for y in (strip.1..strip.3).step_by(step) {
         for x in (strip.0..strip.2).step_by(step) {
             if let Some(q) = at(x, y) {
@@ -222,8 +234,16 @@ pub(crate) fn strip_differs(
                 if (0..3).any(|c| (p[c] as i32 - q[c] as i32).abs() > tol) {
                     diff += 1;
                 }
-                if let (Some(r), Some(d)) = (at(x + 1, y), at(x, y + 1)) {
-                    g += 0.5 * ((l(r) - l(q)).abs() + (l(d) - l(q)).abs());
+                // The next pixel across the lines, inside the strip (along the line
+                // for a strip one line deep).
+                let next = match (rows, deep) {
+                    (true, true) => (y + 1 < strip.3).then(|| at(x, y + 1)).flatten(),
+                    (false, true) => (x + 1 < strip.2).then(|| at(x + 1, y)).flatten(),
+                    (true, false) => at(x + 1, y),
+                    (false, false) => at(x, y + 1),
+                };
+                if let Some(r) = next {
+                    g += (l(r) - l(q)).abs();
                     ng += 1;
                 }
             }
