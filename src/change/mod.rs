@@ -301,9 +301,11 @@ pub fn detect(
 
 /// Per pixel, 1 where the mean difference of the 5×5 pixels around it (`near_d`) is
 /// at least [`Model::prescreen`] times the effect floor `floor` and four standard
-/// errors of such a mean under the pair's bulk noise ([`noise::bulk_level`]): a neighbourhood that moved together, visibly, is
-/// not the pair's noise. Noise averages out in a 5×5 mean; misregistered edges give
-/// +/− pairs that cancel.
+/// errors of such a mean under the pair's bulk noise ([`noise::bulk_level`]), and no
+/// one-pixel move explains the pixel ([`Residual::moved`]): a neighbourhood that
+/// changed together, visibly, is not the pair's noise; a misregistered edge is (its
+/// one-signed line along the edge is what the edge jitter measures). Noise averages
+/// out in a 5×5 mean.
 fn coherent(r: &Residual, near_d: &[Vec<f32>; 3], floor: f32, model: &Model) -> Vec<u8> {
     let side = (2 * MARK_RADIUS + 1) as f32;
     let bulk = noise::bulk_level(r);
@@ -312,7 +314,7 @@ fn coherent(r: &Residual, near_d: &[Vec<f32>; 3], floor: f32, model: &Model) -> 
     (0..r.valid.len())
         .map(|i| {
             let m = [near_d[0][i], near_d[1][i], near_d[2][i]];
-            u8::from(norm2(m) >= level2)
+            u8::from(norm2(m) >= level2 && r.moved[i] == 0)
         })
         .collect()
 }

@@ -47,6 +47,14 @@ impl Noise {
         let mut jitter = [model.min_jitter; 3];
         let mut levels = [[model.sigma_floor; 9]; 3];
         let mut sigma = [model.sigma_floor; 3];
+        // Too few pixels to measure the pair's noise (an icon): the model's floor.
+        if (0..n).filter(|&i| r.valid[i] == 1).take(MIN_PIXELS).count() < MIN_PIXELS {
+            return Noise {
+                sigma,
+                jitter,
+                levels,
+            };
+        }
         for c in 0..3 {
             let mut bins: [Vec<f32>; 9] = Default::default();
             for i in (0..n).step_by(step).filter(|&i| tested(i)) {
@@ -119,6 +127,10 @@ pub fn bulk_level(r: &Residual) -> f32 {
         .sum::<f32>()
         .sqrt()
 }
+
+/// Fewer tested pixels than this (32 × 32) are too few to measure a pair's noise
+/// from: the noise is then [`Model::sigma_floor`] and [`Model::min_jitter`].
+pub const MIN_PIXELS: usize = 1024;
 
 /// The activity bin of a value.
 #[inline]

@@ -24,6 +24,10 @@ pub struct Residual {
     /// Per channel, the local activity: the mean of `g` over the 5×5 pixels around
     /// (compression error spreads over a textured block, not only its edges).
     pub activity: [Vec<f32>; 3],
+    /// 1 where a move of one pixel explains the difference: B's pixel is at most half
+    /// as far (ΔE) from one of A's 8 neighbours as from A's own pixel (a shifted
+    /// edge; a recoloured stripe matches no neighbour).
+    pub moved: Vec<u8>,
 }
 
 /// Where a tone correction saw B clipped: per RGB channel, the corrected values
@@ -108,6 +112,24 @@ impl Residual {
                     }
                 });
         }
+        let hu = h as usize;
+        let moved: Vec<u8> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let own = norm2([d[0][i], d[1][i], d[2][i]]);
+                if v[i] == 0 || own == 0.0 {
+                    return 0;
+                }
+                let (x, y) = (i % wu, i / wu);
+                let near = (y.saturating_sub(1)..(y + 2).min(hu))
+                    .flat_map(|yy| (x.saturating_sub(1)..(x + 2).min(wu)).map(move |xx| (xx, yy)))
+                    .filter(|&(xx, yy)| (xx, yy) != (x, y));
+                let explained = near
+                    .map(|(xx, yy)| norm2(weighed(la[yy * wu + xx], lb[i])))
+                    .any(|m| 4.0 * m <= own);
+                u8::from(explained)
+            })
+            .collect();
         let g = shared_gradients(&la, &lb, w, h);
         let activity = local_means(&g, w, h, ACTIVITY_RADIUS);
         Residual {
@@ -117,6 +139,7 @@ impl Residual {
             g,
             valid: v,
             activity,
+            moved,
         }
     }
 
@@ -247,6 +270,28 @@ mod tests {
 
     fn grey(w: u32, h: u32, v: u8) -> RgbaImage {
         RgbaImage::from_pixel(w, h, Rgba([v, v, v, 255]))
+    }
+
+    #[test]
+    fn a_moved_edge_is_explained_by_a_move_and_a_recoloured_bar_is_not() {
+        // A: a dark bar at x 3..5 on white. B1: the bar one pixel to the right.
+        // B2: the bar recoloured red where it was.
+        let bar = |x0: u32, ink: [u8; 4]| {
+            RgbaImage::from_fn(10, 4, |x, _| {
+                Rgba(if (x0..x0 + 3).contains(&x) {
+                    ink
+                } else {
+                    [255; 4]
+                })
+            })
+        };
+        let a = bar(3, [20, 20, 20, 255]);
+        let moved = Residual::new(&a, &bar(4, [20, 20, 20, 255]), false, None, |_, _| true);
+        let recoloured = Residual::new(&a, &bar(3, [200, 0, 0, 255]), false, None, |_, _| true);
+        // Row 1: pixels 3 and 6 changed in the move, 3..5 in the recolour.
+        let row = |r: &Residual| r.moved[10..20].to_vec();
+        assert_eq!(row(&moved), vec![0, 0, 0, 1, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(row(&recoloured), vec![0; 10]);
     }
 
     #[test]
