@@ -6,7 +6,9 @@
 //!    an edge may move by up to δ px, changing a pixel by up to δ times the shared
 //!    gradient, coherently along the edge. A lossless screenshot pair has almost no
 //!    noise, so one changed glyph is highly significant; a JPEG photo pair has real
-//!    noise, and its ringing on shared edges is explained by the jitter term.
+//!    noise, and its ringing on shared edges is explained by the jitter term. The
+//!    first estimate leaves out what changed together and visibly, unless a one-pixel
+//!    move explains it (`coherent`): a large change is not the pair's noise.
 //! 3. [`windows`]: every window of a family of sizes (1 px to the whole image) and
 //!    aspect ratios (1:1, 3:1, 1:3), its mean residual tested against the noise the
 //!    model predicts for it (inflated by the spread measured over the pair's own
@@ -15,8 +17,10 @@
 //!    heavy-tailed and patchy). A window is significant when its number of false
 //!    alarms is at most ε and its mean is visible (the effect floor).
 //! 4. Boxes: the pixels of significant windows whose own difference is visible and
-//!    above their noise, as 8-connected regions merged within the merge distance.
-//!    A region smaller than the minimum area stays only when it changed strongly.
+//!    above their noise, as 8-connected regions merged within the merge distance;
+//!    a box is that of its substantial parts. A region must be significant at its own
+//!    scale; one smaller than the minimum area stays only when it changed strongly.
+//! 5. [`shift`]: a region that one move of at most a pixel explains is dropped.
 //!
 //! Signed residuals are the point: an edge moved by a fraction of a pixel gives +/−
 //! pairs that cancel in a window's mean, an added, removed or recoloured thing does not.
