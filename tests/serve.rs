@@ -874,8 +874,10 @@ fn uploads_beyond_the_memory_budget_get_503_with_retry_after() {
 }
 
 /// A pair whose comparison takes many seconds (every pixel changed, fine pattern).
+/// A pair that takes well over the test server's 3 s limit even on a quiet machine
+/// (4000 × 3000, every picture; 3000 × 2000 once finished in under 3 s).
 fn slow_upload() -> Vec<u8> {
-    let (a, b) = slow_pair(3000, 2000);
+    let (a, b) = slow_pair(4000, 3000);
     Form::new()
         .file("a", "a.png", a)
         .file("b", "b.png", b)
