@@ -34,6 +34,7 @@ use crate::cancel::Cancel;
 use crate::regions::{self, Region, Sample};
 use image::RgbaImage;
 pub use noise::Noise;
+use rayon::prelude::*;
 use residual::{local_means, norm2, Residual};
 
 /// Evidence bit of the pixel map (as in `compare`).
@@ -173,12 +174,8 @@ pub fn detect(
     // [`coherent`]): a change covering more than a few per cent of the pixels would
     // otherwise pass for noise, and raise the floor over itself.
     let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
-    let first = Noise::estimate_without(
-        &r,
-        model,
-        Some(&coherent(&r, &near_d, ask.floor, model)),
-        0.95,
-    );
+    let coherent = coherent(a, b, &r, &near_d, ask.floor, model);
+    let first = Noise::estimate_without(&r, model, Some(&coherent), 0.95);
     ii.with_noise(&r, &first);
     let sig = windows::test(&ii, &first, model, floor_for(&first), None, cancel);
     cancel.bail("noise");
@@ -306,19 +303,29 @@ pub fn detect(
 /// Per pixel, 1 where the mean difference of the 5×5 pixels around it (`near_d`) is
 /// at least [`Model::prescreen`] times the effect floor `floor` and four standard
 /// errors of such a mean under the pair's bulk noise ([`noise::bulk_level`]), and no
-/// one-pixel move explains the pixel ([`Residual::moved`]): a neighbourhood that
+/// one-pixel move explains the pixel ([`residual::moved`], asked only of those): a neighbourhood that
 /// changed together, visibly, is not the pair's noise; a misregistered edge is (its
 /// one-signed line along the edge is what the edge jitter measures). Noise averages
 /// out in a 5×5 mean.
-fn coherent(r: &Residual, near_d: &[Vec<f32>; 3], floor: f32, model: &Model) -> Vec<u8> {
+fn coherent(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    r: &Residual,
+    near_d: &[Vec<f32>; 3],
+    floor: f32,
+    model: &Model,
+) -> Vec<u8> {
     let side = (2 * MARK_RADIUS + 1) as f32;
     let bulk = noise::bulk_level(r);
     let level = (model.prescreen * floor).max(4.0 * bulk / side);
     let level2 = level * level;
+    let w = r.width as usize;
     (0..r.valid.len())
+        .into_par_iter()
         .map(|i| {
             let m = [near_d[0][i], near_d[1][i], near_d[2][i]];
-            u8::from(norm2(m) >= level2 && r.moved[i] == 0)
+            let (x, y) = ((i % w) as u32, (i / w) as u32);
+            u8::from(norm2(m) >= level2 && !residual::moved(a, b, x, y))
         })
         .collect()
 }

@@ -32,6 +32,7 @@ pub struct Noise {
 
 impl Noise {
     /// Estimates the noise from every tested pixel (`q` 0.95, see [`spread`]).
+    #[cfg(test)]
     pub fn estimate(r: &Residual, model: &Model) -> Noise {
         Noise::estimate_without(r, model, None, 0.95)
     }
