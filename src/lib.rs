@@ -81,18 +81,17 @@ pub fn load_pair(
     Ok((ra?, rb?))
 }
 
-/// Loads two images for a comparison with `options`: reads both files and their
+/// Loads two images for a comparison with `options`: opens both files and reads their
 /// headers, checks the limits and the size policy ([`check_pair`]) before any pixel
-/// is decoded, then decodes both at once. Two files that cannot be compared cost
-/// only their headers.
+/// is decoded, then decodes both at once, each read from its file as its decoder goes
+/// (the encoded bytes are not held whole beside the pixels). Two files that cannot be
+/// compared cost only their headers.
 pub fn load_pair_for(
     a: &std::path::Path,
     b: &std::path::Path,
     options: &Options,
 ) -> Result<(Image, Image)> {
-    let bytes_a = read_file(a, &options.limits)?;
-    let bytes_b = read_file(b, &options.limits)?;
-    decode_pair((a, &bytes_a), (b, &bytes_b), options, &Cancel::new())
+    load::load_pair_for(a, b, options)
 }
 
 /// Decodes two images held in memory (each with the path its messages name) for a

@@ -98,13 +98,44 @@ impl Header {
 
 /// Reads and decodes one image file within `limits`.
 pub fn load(path: &Path, limits: &Limits) -> Result<Image> {
-    let bytes = read_file(path, limits)?;
-    decode(path, &bytes, limits)
+    let never = Cancel::new();
+    let opened = open(path, open_file(path, limits)?, limits, &never)?;
+    let image = finish(path, opened, limits, &never)?;
+    Ok(image)
+}
+
+/// An image file opened for a decoder that reads it as it goes: the encoded bytes
+/// are never held whole (a PNG of noise is 3 bytes per pixel), except a JPEG's,
+/// whose layout is checked first and whose decoder reads it whole anyway.
+pub(crate) fn open_file(path: &Path, limits: &Limits) -> Result<FileInput> {
+    let io_err = |e: std::io::Error| Error::io(IoOp::Read, path, io_problem(&e), e);
+    let len = check_file(path, limits)?;
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    Ok(FileInput {
+        reader: std::io::BufReader::with_capacity(64 << 10, file),
+        len,
+    })
+}
+
+/// An open image file and its length when it was measured.
+pub(crate) struct FileInput {
+    reader: std::io::BufReader<std::fs::File>,
+    len: u64,
 }
 
 /// Reads an image file into memory: it must be a regular file, not empty, and within
 /// the byte limit.
 pub fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    let io_err = |e: std::io::Error| Error::io(IoOp::Read, path, io_problem(&e), e);
+    check_file(path, limits)?;
+    let bytes = std::fs::read(path).map_err(io_err)?;
+    // The file may have grown since it was measured.
+    check_bytes(path, bytes.len() as u64, limits)?;
+    Ok(bytes)
+}
+
+/// Checks that `path` is a regular, non-empty file within the byte limit; its length.
+fn check_file(path: &Path, limits: &Limits) -> Result<u64> {
     let read_err = |problem: String| Error::read(path, problem);
     let io_err = |e: std::io::Error| Error::io(IoOp::Read, path, io_problem(&e), e);
     let meta = std::fs::metadata(path).map_err(io_err)?;
@@ -122,10 +153,7 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
         return Err(read_err("file is empty".into()));
     }
     check_bytes(path, meta.len(), limits)?;
-    let bytes = std::fs::read(path).map_err(io_err)?;
-    // The file may have grown since it was measured.
-    check_bytes(path, bytes.len() as u64, limits)?;
-    Ok(bytes)
+    Ok(meta.len())
 }
 
 fn check_bytes(path: &Path, len: u64, limits: &Limits) -> Result<()> {
@@ -148,8 +176,23 @@ fn check_bytes(path: &Path, len: u64, limits: &Limits) -> Result<()> {
 /// and the limits, without decoding any pixel. `path` is used for messages only.
 pub fn probe(path: &Path, bytes: &[u8], limits: &Limits) -> Result<Header> {
     let never = Cancel::new();
-    let opened = open(path, bytes, limits, &never)?;
+    let opened = open(path, Cursor::new(bytes), limits, &never)?;
     Ok(opened.header)
+}
+
+/// Opens two image files for a comparison with `options`: both headers read and
+/// checked ([`check_pair`]) before either is decoded, then both decoded at once, each
+/// read from its file as the decoder goes (the header read again: a decoder cannot
+/// move to another thread).
+pub(crate) fn load_pair_for(a: &Path, b: &Path, options: &Options) -> Result<(Image, Image)> {
+    let (limits, never) = (&options.limits, Cancel::new());
+    let header = |path: &Path| -> Result<Header> {
+        let opened = open(path, open_file(path, limits)?, limits, &never)?;
+        Ok(opened.header)
+    };
+    check_pair(&header(a)?, &header(b)?, options)?;
+    let (ra, rb) = rayon::join(|| load(a, limits), || load(b, limits));
+    Ok((ra?, rb?))
 }
 
 /// Checks that two headers can be compared with `options` before either is decoded:
@@ -189,12 +232,28 @@ pub fn decode_cancellable(
     limits: &Limits,
     cancel: &Cancel,
 ) -> Result<Image> {
+    finish(
+        path,
+        open(path, Cursor::new(bytes), limits, cancel)?,
+        limits,
+        cancel,
+    )
+}
+
+/// Decodes the pixels of an opened image.
+fn finish<D: ImageDecoder>(
+    path: &Path,
+    opened: Opened<D>,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<Image> {
     let Opened {
         header,
         mut decoder,
         format,
         orientation,
-    } = open(path, bytes, limits, cancel)?;
+        len,
+    } = opened;
     let image_err = |e: image::ImageError| {
         if cancel.is_cancelled() {
             return Error::Cancelled { step: "decode" };
@@ -230,7 +289,7 @@ pub fn decode_cancellable(
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(
         total
-            .saturating_add(bytes.len() as u64)
+            .saturating_add(len)
             .saturating_add(limits.max_metadata_bytes),
     );
     decoder.set_limits(decoder_limits).map_err(image_err)?;
@@ -286,22 +345,67 @@ struct Opened<D> {
     decoder: D,
     format: ImageFormat,
     orientation: Orientation,
+    /// The encoded file's length.
+    len: u64,
+}
+
+/// What an image is read from: bytes in memory or an open file.
+pub(crate) trait Input: BufRead + Seek + Send {
+    /// The number of bytes.
+    fn len(&self) -> u64;
+}
+
+impl Input for Cursor<&[u8]> {
+    fn len(&self) -> u64 {
+        self.get_ref().len() as u64
+    }
+}
+
+impl Input for FileInput {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl Read for FileInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl BufRead for FileInput {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.reader.consume(amt);
+    }
+}
+
+impl Seek for FileInput {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.reader.seek(pos)
+    }
 }
 
 /// Sniffs the format, reads the header and checks the limits: everything up to the
 /// first pixel.
-fn open<'a>(
+fn open<'a, I: Input + 'a>(
     path: &Path,
-    bytes: &'a [u8],
+    mut input: I,
     limits: &Limits,
     cancel: &'a Cancel,
 ) -> Result<Opened<impl ImageDecoder + 'a>> {
     let decode_err = |problem: String| Error::decode(path, problem);
-    if bytes.is_empty() {
+    let io_err = |e: std::io::Error| Error::io(IoOp::Read, path, io_problem(&e), e);
+    let len = input.len();
+    if len == 0 {
         return Err(Error::read(path, "file is empty"));
     }
-    check_bytes(path, bytes.len() as u64, limits)?;
-    let format = image::guess_format(bytes).map_err(|_| {
+    check_bytes(path, len, limits)?;
+    let head = input.fill_buf().map_err(io_err)?;
+    let format = image::guess_format(head).map_err(|_| {
         decode_err("not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)".into())
     })?;
     if !matches!(
@@ -338,7 +442,22 @@ fn open<'a>(
         },
     }
     };
-    let mut reader = ImageReader::with_format(Source::new(bytes, cancel), format);
+    // The JPEG decoder fills in whatever is missing from a truncated file, without an
+    // error; a cut-off JPEG would then be compared as if its lost part were gray.
+    if format == ImageFormat::Jpeg {
+        let mut bytes = Vec::new();
+        (&mut input)
+            .take(len)
+            .read_to_end(&mut bytes)
+            .map_err(io_err)?;
+        if let Err(problem) = jpeg_layout(&bytes) {
+            return Err(decode_err(format!(
+                "corrupt or truncated JPEG file: {problem}"
+            )));
+        }
+        input.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    }
+    let mut reader = ImageReader::with_format(Source::new(input, cancel), format);
     // Until the pixels are read, the decoder may allocate only for the header and
     // its metadata (a PNG's ICC profile and text chunks are read, and decompressed,
     // before the first pixel).
@@ -369,15 +488,6 @@ fn open<'a>(
             ),
         });
     }
-    // The JPEG decoder fills in whatever is missing from a truncated file, without an
-    // error; a cut-off JPEG would then be compared as if its lost part were gray.
-    if format == ImageFormat::Jpeg {
-        if let Err(problem) = jpeg_layout(bytes) {
-            return Err(decode_err(format!(
-                "corrupt or truncated JPEG file: {problem}"
-            )));
-        }
-    }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let (width, height) = match orientation {
         Orientation::Rotate90
@@ -396,6 +506,7 @@ fn open<'a>(
         decoder,
         format,
         orientation,
+        len,
     })
 }
 
@@ -514,17 +625,14 @@ fn orient(path: &Path, mut img: RgbaImage, o: Orientation) -> Result<RgbaImage> 
 
 /// The bytes of an image, read by a decoder; every read first checks the
 /// cancellation token, so a decoder that reads as it goes stops at its next read.
-struct Source<'a> {
-    inner: Cursor<&'a [u8]>,
+struct Source<'a, I> {
+    inner: I,
     cancel: &'a Cancel,
 }
 
-impl<'a> Source<'a> {
-    fn new(bytes: &'a [u8], cancel: &'a Cancel) -> Source<'a> {
-        Source {
-            inner: Cursor::new(bytes),
-            cancel,
-        }
+impl<'a, I: Input> Source<'a, I> {
+    fn new(inner: I, cancel: &'a Cancel) -> Source<'a, I> {
+        Source { inner, cancel }
     }
 
     fn live(&self) -> std::io::Result<()> {
@@ -536,14 +644,14 @@ impl<'a> Source<'a> {
     }
 }
 
-impl Read for Source<'_> {
+impl<I: Input> Read for Source<'_, I> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.live()?;
         self.inner.read(buf)
     }
 }
 
-impl BufRead for Source<'_> {
+impl<I: Input> BufRead for Source<'_, I> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         self.live()?;
         self.inner.fill_buf()
@@ -554,7 +662,7 @@ impl BufRead for Source<'_> {
     }
 }
 
-impl Seek for Source<'_> {
+impl<I: Input> Seek for Source<'_, I> {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
         self.inner.seek(pos)
     }
@@ -755,6 +863,38 @@ mod tests {
             let theirs = image::load_from_memory(&png).unwrap().to_rgba8();
             assert_eq!(ours.rgba, theirs, "{color:?}");
             assert_eq!(ours.has_alpha, color.has_alpha(), "{color:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_read_as_it_is_decoded_gives_what_its_bytes_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits::default();
+        let img = sample(ColorType::Rgb8);
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Bmp,
+            ImageFormat::Tiff,
+        ] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+            let path = dir.path().join(format!("x.{}", format.extensions_str()[0]));
+            std::fs::write(&path, &bytes).unwrap();
+            let (from_file, from_bytes) = (
+                load(&path, &limits).unwrap(),
+                decode(&path, &bytes, &limits).unwrap(),
+            );
+            assert_eq!(from_file.rgba, from_bytes.rgba, "{format:?}");
+            assert_eq!(from_file.format, from_bytes.format);
+            // Cut off: the same one-line error both ways.
+            let cut = &bytes[..bytes.len() * 2 / 3];
+            std::fs::write(&path, cut).unwrap();
+            let (e_file, e_bytes) = (
+                load(&path, &limits).unwrap_err(),
+                decode(&path, cut, &limits).unwrap_err(),
+            );
+            assert_eq!(e_file.to_string(), e_bytes.to_string(), "{format:?}");
         }
     }
 }
