@@ -243,7 +243,9 @@ impl Fields {
         live
     }
 
-    /// The change at one pixel in threshold units (for the heatmap), 0 in ignored areas.
+    /// The change at one pixel in threshold units, 0 in ignored areas; what
+    /// [`Fields::score_row`] computes a row at a time.
+    #[cfg(test)]
     pub fn score(&self, x: u32, y: u32) -> f32 {
         if self.ignored(x, y) {
             return 0.0;
@@ -267,6 +269,52 @@ impl Fields {
             Method::Fused => pixel_score
                 .max(supported_ssim(pixel_score, ssim_score))
                 .max(deep),
+        }
+    }
+
+    /// [`Fields::score`] of every pixel of row `y` (`out` holds the row, one value
+    /// per pixel of the map's width), tile by tile: a tile without pixel values costs
+    /// nothing but the deep map's value, and the ignored pixels are zeroed last.
+    pub fn score_row(&self, y: u32, out: &mut [f32]) {
+        let w = self.pixel.width;
+        debug_assert_eq!(out.len(), w as usize);
+        match &self.deep {
+            Some(d) => {
+                for (x, v) in (0..w).zip(out.iter_mut()) {
+                    *v = d.at_image(x, y) / self.deep_t;
+                }
+            }
+            None => out.fill(0.0),
+        }
+        if self.method != Method::Deep {
+            for x0 in (0..w).step_by(TILE as usize) {
+                if !self.pixel.has_tile_at(x0, y) {
+                    continue;
+                }
+                for x in x0..(x0 + TILE).min(w) {
+                    let deep = out[x as usize];
+                    let pixel_score = self.pixel.get(x, y) / self.pixel_t;
+                    let ssim_score = self
+                        .ssim
+                        .as_ref()
+                        .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
+                    out[x as usize] = match self.method {
+                        Method::Pixel => pixel_score,
+                        Method::Ssim => ssim_score,
+                        Method::Deep => deep,
+                        Method::Fused => pixel_score
+                            .max(supported_ssim(pixel_score, ssim_score))
+                            .max(deep),
+                    };
+                }
+            }
+        }
+        if self.overlap.is_some() || !self.ignore.is_empty() {
+            for (x, v) in (0..w).zip(out.iter_mut()) {
+                if self.ignored(x, y) {
+                    *v = 0.0;
+                }
+            }
         }
     }
 
@@ -1275,6 +1323,49 @@ mod tests {
             assert!(r.boxes.is_empty());
             assert_eq!(r.scores.ssim, 1.0);
             assert_eq!(r.scores.differing_pixel_ratio, 0.0);
+        }
+    }
+
+    #[test]
+    fn scores_by_row_are_the_scores_of_each_pixel() {
+        let a = scene();
+        let b = with_square(
+            &with_square(&a, 20, 10, 8, [250, 20, 20]),
+            40,
+            30,
+            5,
+            [120, 125, 118],
+        );
+        for method in [Method::Pixel, Method::Ssim, Method::Fused] {
+            for ignore in [
+                vec![],
+                vec![Rect {
+                    x: 22,
+                    y: 0,
+                    w: 3,
+                    h: 48,
+                }],
+            ] {
+                let o = Options {
+                    method,
+                    ignore: ignore.clone(),
+                    ..Options::default()
+                };
+                let cmp = compare(&a, &b, &o).unwrap();
+                let (mut row, mut top) = (vec![0.0; 64], 0.0f32);
+                for y in 0..48 {
+                    cmp.fields.score_row(y, &mut row);
+                    top = row.iter().fold(top, |m, &v| m.max(v));
+                    for x in 0..64 {
+                        assert_eq!(
+                            row[x as usize],
+                            cmp.fields.score(x, y),
+                            "{method:?} {ignore:?} at {x},{y}"
+                        );
+                    }
+                }
+                assert!(top >= 1.0, "{method:?}: the squares score {top}");
+            }
         }
     }
 

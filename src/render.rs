@@ -420,31 +420,41 @@ fn heatmap(cmp: &Comparison, style: &Style, boxed: &GrayImage) -> RgbImage {
     let (w, _) = cmp.b.dimensions();
     let tol = style.tolerated_color.map(f32::from);
     let mut out = RgbImage::new(w, cmp.b.height());
+    let row_bytes = 3 * w.max(1) as usize;
     out.as_mut()
-        .par_chunks_mut(3 * w.max(1) as usize)
+        .par_chunks_mut(row_bytes)
+        .zip(cmp.b.as_raw().par_chunks(4 * w.max(1) as usize))
         .enumerate()
-        .for_each(|(y, row)| {
-            let marks = mask_row(boxed, y);
-            let y = y as u32;
-            for (x, p) in row.chunks_exact_mut(3).enumerate() {
-                let in_box = marks.get(x).is_some_and(|&m| m != 0);
-                let x = x as u32;
-                let src = cmp.b.get_pixel(x, y).0;
-                let base = f32::from(crate::color::luma_over_white(src)) * 0.35;
-                let s = cmp.fields.score(x, y);
-                let (c, a) = if in_box {
-                    let v = (s / 2.0).clamp(0.0, 1.0).sqrt();
-                    (inferno(v), (v * 2.0).min(1.0))
-                } else if s >= TOLERATED_LEVEL {
-                    (tol, 0.4 + 0.6 * s.min(1.0))
-                } else {
-                    ([0.0; 3], 0.0)
-                };
-                for k in 0..3 {
-                    p[k] = (base * (1.0 - a) + c[k] * a) as u8;
+        .for_each_init(
+            || vec![0.0; w as usize],
+            |scores, (y, (row, src_row))| {
+                let marks = mask_row(boxed, y);
+                cmp.fields.score_row(y as u32, scores);
+                for (x, ((p, src), &s)) in row
+                    .chunks_exact_mut(3)
+                    .zip(src_row.chunks_exact(4))
+                    .zip(scores.iter())
+                    .enumerate()
+                {
+                    let in_box = marks.get(x).is_some_and(|&m| m != 0);
+                    let src = [src[0], src[1], src[2], src[3]];
+                    let base = f32::from(crate::color::luma_over_white(src)) * 0.35;
+                    let (c, a) = if in_box {
+                        let v = (s / 2.0).clamp(0.0, 1.0).sqrt();
+                        (inferno(v), (v * 2.0).min(1.0))
+                    } else if s >= TOLERATED_LEVEL {
+                        (tol, 0.4 + 0.6 * s.min(1.0))
+                    } else {
+                        // Most pixels: the dimmed context alone.
+                        p.fill(base as u8);
+                        continue;
+                    };
+                    for k in 0..3 {
+                        p[k] = (base * (1.0 - a) + c[k] * a) as u8;
+                    }
                 }
-            }
-        });
+            },
+        );
     out
 }
 

@@ -217,14 +217,24 @@ pub fn write_pictures(
 ) -> Result<Vec<PathBuf>, Error> {
     let renderer = Renderer::new(cmp, *style);
     let renderer = &renderer;
+    // Largest first (see `Staged::pngs`): side by side holds both images.
+    let mut order = pictures.to_vec();
+    order.sort_by_key(|&p| p != Picture::Side);
     let mut staged = Staged::default();
     staged.pngs(
-        pictures
+        order
             .iter()
             .map(|&p| (dir.join(p.file_name()), move || renderer.render(p)))
             .collect(),
     )?;
-    staged.commit()
+    let mut written = staged.commit()?;
+    // Reported in the order asked for.
+    written.sort_by_key(|path| {
+        pictures
+            .iter()
+            .position(|p| path.file_name() == Some(std::ffi::OsStr::new(p.file_name())))
+    });
+    Ok(written)
 }
 
 /// Milliseconds since the last lap, restarting the clock.

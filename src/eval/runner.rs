@@ -116,10 +116,12 @@ fn pixel_auroc(cmp: &crate::Comparison, spec: &PairSpec, options: &Options) -> R
         }
     }
     let mut acc = Auroc::new(AUROC_TOP, AUROC_BINS);
+    let mut scores = vec![0.0; w as usize];
     for y in 0..h {
-        for x in 0..w {
+        cmp.fields.score_row(y, &mut scores);
+        for (x, &s) in (0..w).zip(&scores) {
             let changed = mask.as_ref().is_some_and(|m| m.get_pixel(x, y).0[0] > 0);
-            acc.add(cmp.fields.score(x, y), changed);
+            acc.add(s, changed);
         }
     }
     Ok(acc)
