@@ -7,8 +7,8 @@
 
 use spotdiff::render::{render, Picture};
 use spotdiff::{
-    compare, decode, multipart, probe, ErrorKind, Image, Limits, Method, Options, Rect, SizePolicy,
-    Style, Threshold, Verdict,
+    compare, decode, multipart, probe, AlignMode, Detector, ErrorKind, Image, Limits, Method,
+    Options, Rect, SizePolicy, Style, Threshold, Verdict,
 };
 use std::path::Path;
 
@@ -69,6 +69,12 @@ impl Bytes<'_> {
 /// pixels (cycled), then edits that make B from A (or B's own pixels when the sizes
 /// differ).
 fn pair(data: &[u8]) -> (Image, Image, Options, Style) {
+    // The detector, the registration mode and the sizes' alignment come from a hash of
+    // the whole input, not from its bytes in turn: inputs saved before they were
+    // drawn keep the meaning of every other field.
+    let variant = data
+        .iter()
+        .fold(0x81u8, |h, &b| h.wrapping_mul(31).wrapping_add(b));
     let mut r = Bytes(data);
     let method =
         [Method::Pixel, Method::Ssim, Method::Fused, Method::Deep][usize::from(r.u8() % 4)];
@@ -140,7 +146,19 @@ fn pair(data: &[u8]) -> (Image, Image, Options, Style) {
         min_area,
         merge_distance,
         ignore,
-        size_policy,
+        size_policy: match (size_policy, (variant >> 4) % 4) {
+            (SizePolicy::Error, 0) => SizePolicy::Align,
+            (SizePolicy::Error, 1) => SizePolicy::Auto,
+            (p, _) => p,
+        },
+        detector: [Detector::Rules, Detector::Model][usize::from(variant % 2)],
+        align: [
+            AlignMode::None,
+            AlignMode::Auto,
+            AlignMode::Shift,
+            AlignMode::Affine,
+            AlignMode::Homography,
+        ][usize::from((variant >> 1) % 5)],
         limits: limits(),
         ..Options::default()
     };

@@ -321,6 +321,33 @@ fn argos_subtle_background_shades_need_a_strict_threshold() {
     );
 }
 
+#[test]
+fn the_change_model_boxes_each_reshaded_section_even_when_registering() {
+    // Two page sections' backgrounds change by up to 16 levels (ΔE 5.6) over their
+    // whole width: visible, coherent changes, each its own box. With registration on,
+    // a tone correction fitted to the reshaded sections would move the 60 % of the
+    // page that agrees to the level (and leave stray parts of the sections boxed):
+    // it is refused, nothing is corrected.
+    let options = spotdiff::Options {
+        detector: spotdiff::Detector::Model,
+        align: spotdiff::AlignMode::Auto,
+        ..spotdiff::Options::default()
+    };
+    let r = pair_with(
+        "argos-image-difference/test/benchmark/base.png",
+        "argos-image-difference/test/benchmark/compare.png",
+        &options,
+    );
+    let boxes: Vec<[u32; 4]> = r.boxes.iter().map(corners).collect();
+    assert_eq!(boxes.len(), 2, "{boxes:?}");
+    assert!(near(boxes[0], [0, 522, 1424, 707], 2), "{boxes:?}");
+    assert!(near(boxes[1], [0, 894, 1424, 1071], 2), "{boxes:?}");
+    assert!(r
+        .registration
+        .as_ref()
+        .is_none_or(|g| !g.photometric.applied));
+}
+
 fn playwright_pairs(kind: &str) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
     let root = realpairs()
         .join("playwright-image-tools/tests/image_tools/fixtures")

@@ -141,6 +141,12 @@ pub struct Tuning {
     /// No photometric fit when this share of the samples already match within a
     /// level.
     pub exact_share: f64,
+    /// No photometric correction when it would move this share of the samples (or
+    /// more) that already match within a level by more than `photometric_tolerance`:
+    /// a change of lighting moves every level but its fixed point, so pixels that
+    /// agree exactly are few; a correction that breaks many of them is fitted to a
+    /// local change (recoloured sections of a page), not to the lighting.
+    pub exact_broken_share: f64,
     /// Per-channel tolerance (levels) for padding lines.
     pub padding_tolerance: u8,
     /// Share of a line's pixels that must match for it to be padding.
@@ -203,6 +209,7 @@ pub const TUNING: Tuning = Tuning {
     photometric_gain: 0.05,
     photometric_tolerance: 1.5,
     exact_share: 0.9,
+    exact_broken_share: 0.05,
     padding_tolerance: 3,
     padding_share: 0.98,
     max_padding: 0.25,

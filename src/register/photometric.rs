@@ -377,6 +377,20 @@ pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
     if err(&out) > (1.0 - t.photometric_gain) * err(&Photometric::IDENTITY) {
         return Photometric::IDENTITY;
     }
+    let broken = used
+        .iter()
+        .filter(|s| {
+            let m = 1.0 + out.q(s.x, s.y);
+            (0..3).all(|c| (s.a[c] - s.b[c]).abs() <= 1.0)
+                && (0..3).any(|c| {
+                    ((s.b[c] / m - out.offset[c]) / out.gain[c] - s.a[c]).abs()
+                        > t.photometric_tolerance
+                })
+        })
+        .count();
+    if broken as f64 >= t.exact_broken_share * used.len() as f64 {
+        return Photometric::IDENTITY;
+    }
     // Applied when it moves some level by more than the tolerance.
     let moves = (0..3).any(|c| {
         [0.0f32, 128.0, 255.0]
@@ -447,5 +461,32 @@ mod tests {
             })
             .collect();
         assert!(!estimate(&samples, true).applied);
+    }
+
+    #[test]
+    fn recoloured_sections_of_an_agreeing_page_are_not_lighting() {
+        // 40 % of the samples agree to the level, the rest lie in sections whose
+        // shade changed by one gain and offset: a fit follows the sections, and
+        // would move the agreeing pixels, so nothing is corrected. With the same
+        // change over every sample it is lighting, and corrected.
+        let mut rng = Rng::new(7);
+        let section = |a: f32| a * 1.1 - 6.0;
+        let mut samples = Vec::new();
+        for i in 0..2000 {
+            let a = [40.0 + 180.0 * rng.unit() as f32; 3];
+            let b = if i % 5 < 2 { a } else { a.map(section) };
+            samples.push(ColourSample {
+                a,
+                b,
+                x: 0.0,
+                y: 0.0,
+            });
+        }
+        assert_eq!(estimate(&samples, false), Photometric::IDENTITY);
+        for s in &mut samples {
+            s.b = s.a.map(section);
+        }
+        let p = estimate(&samples, false);
+        assert!(p.applied && (p.gain[0] - 1.1).abs() < 0.01, "{p:?}");
     }
 }
