@@ -257,6 +257,12 @@ impl Fields {
         if !self.pixel.has_tile_at(x, y) {
             return deep;
         }
+        self.score_with(x, y, deep)
+    }
+
+    /// The score at a pixel whose tile holds pixel values, given its deep score.
+    #[inline]
+    fn score_with(&self, x: u32, y: u32, deep: f32) -> f32 {
         let pixel_score = self.pixel.get(x, y) / self.pixel_t;
         let ssim_score = self
             .ssim
@@ -292,20 +298,7 @@ impl Fields {
                     continue;
                 }
                 for x in x0..(x0 + TILE).min(w) {
-                    let deep = out[x as usize];
-                    let pixel_score = self.pixel.get(x, y) / self.pixel_t;
-                    let ssim_score = self
-                        .ssim
-                        .as_ref()
-                        .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
-                    out[x as usize] = match self.method {
-                        Method::Pixel => pixel_score,
-                        Method::Ssim => ssim_score,
-                        Method::Deep => deep,
-                        Method::Fused => pixel_score
-                            .max(supported_ssim(pixel_score, ssim_score))
-                            .max(deep),
-                    };
+                    out[x as usize] = self.score_with(x, y, out[x as usize]);
                 }
             }
         }
