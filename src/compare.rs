@@ -85,6 +85,12 @@ pub struct Comparison<'a> {
 }
 
 impl Comparison<'_> {
+    /// B as the pictures show it: as given when registration moved it, else as
+    /// compared.
+    pub fn b_shown(&self) -> &RgbaImage {
+        self.b_given.as_ref().map_or(&self.b, |(b, _)| b)
+    }
+
     /// The deep change map, when a backbone ran.
     pub fn deep_map(&self) -> Option<&DeepMap> {
         self.fields.deep.as_ref()

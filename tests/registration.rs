@@ -466,3 +466,38 @@ fn clevr_change_distractors() {
         }
     }
 }
+
+#[test]
+fn a_two_level_board_whose_traces_changed_width_still_registers_as_its_shift() {
+    // Black traces on white (a board scan): B is A moved by (3, -2), every trace one
+    // pixel wider. No block agrees (each edge moved by 1-2 px more than
+    // the shift), yet the shift leaves far less residual than identity: it is the
+    // geometry, and the width change is the change.
+    let trace = |x: i64, y: i64, grow: i64| {
+        let on = |c: i64, period: i64, width: i64| c.rem_euclid(period) < width + grow;
+        (y.rem_euclid(64) < 32 && on(x, 23, 7))
+            || (y.rem_euclid(64) >= 32 && on(y, 13, 5))
+            || (x.rem_euclid(97) < 40 && on(x + y, 41, 9))
+    };
+    let ink = |t: bool| {
+        if t {
+            Rgba([20, 20, 20, 255])
+        } else {
+            Rgba([235, 235, 235, 255])
+        }
+    };
+    let a = RgbaImage::from_fn(320, 240, |x, y| ink(trace(x as i64, y as i64, 0)));
+    let b = RgbaImage::from_fn(320, 240, |x, y| ink(trace(x as i64 - 3, y as i64 + 2, 1)));
+    let r = register(&a, &b, &RegisterOptions::default());
+    let tried = &r.report.tried;
+    let shift = tried
+        .iter()
+        .find(|t| t.model == Model::Translation)
+        .expect("a translation was tried");
+    assert!(shift.agreement < 0.5, "{tried:?}");
+    assert_eq!(r.transform.model, Model::Translation, "{tried:?}");
+    assert_eq!(
+        (r.transform.matrix[0][2], r.transform.matrix[1][2]),
+        (3.0, -2.0)
+    );
+}

@@ -81,6 +81,9 @@ pub struct Model {
     /// Content moved by at most this many pixels per axis, unchanged, is not a
     /// change ([`shift`]): re-rendered text lands a pixel off.
     pub max_shift: i32,
+    /// ... or up to twice the pair's measured edge jitter (rounded up), at most this
+    /// many: a scanned board's traces, etched a pixel or two wider, wander by that much.
+    pub max_wander_shift: i32,
 }
 
 impl Model {
@@ -94,12 +97,13 @@ impl Model {
         edge_gradient: 4.0,
         mark_fraction: 0.5,
         mark_z: 2.0,
-        strong: 3.0,
+        strong: 4.5,
         speck_log10_nfa: -8.0,
         masking: 1.0,
         tail: 0.99,
         prescreen: 2.0,
         max_shift: 1,
+        max_wander_shift: 3,
     };
 }
 
@@ -242,9 +246,13 @@ pub fn detect(
         g.peak_delta_e >= strong
             && sig.best_up_to(windows::CELL, bounds(g)) <= model.speck_log10_nfa
     };
+    // A part is visible on its own when its pixels' mean difference reaches the
+    // effect floor: the faint pixels a large change's windows make significant
+    // around it (codec block errors, a re-saved gradient) are not.
+    let visible = |g: &Region| g.sum_delta_e >= f64::from(ask.floor) * g.changed_pixels as f64;
     let core: Vec<Region> = comps
         .iter()
-        .filter(|g| g.changed_pixels >= u64::from(ask.min_area) || strong_speck(g))
+        .filter(|g| (g.changed_pixels >= u64::from(ask.min_area) && visible(g)) || strong_speck(g))
         .cloned()
         .collect();
     let merged: Vec<Region> = regions::merge_near(comps, ask.merge_distance)
@@ -272,7 +280,7 @@ pub fn detect(
             // say nothing about it.
             if g.changed_pixels >= u64::from(ask.min_area) {
                 let side = 2 * (g.x1 - g.x0 + 1).max(g.y1 - g.y0 + 1);
-                sig.best_up_to(side, bounds(g)).is_finite()
+                visible(g) && sig.best_up_to(side, bounds(g)).is_finite()
             } else {
                 strong_speck(g)
             }

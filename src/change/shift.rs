@@ -34,7 +34,11 @@ pub fn explaining_move(
     check: Check,
     (x0, y0, x1, y1): (u32, u32, u32, u32),
 ) -> Option<(i32, i32)> {
-    let s = model.max_shift;
+    // A pair whose edges wander (measured: the edge jitter) moves content farther.
+    let wander = noise.jitter.iter().fold(0f32, |m, &j| m.max(j));
+    let s = model
+        .max_shift
+        .max(((2.0 * wander).ceil() as i32).min(model.max_wander_shift));
     if s == 0 {
         return None;
     }

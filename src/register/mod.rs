@@ -70,6 +70,8 @@ pub struct Tuning {
     pub agree_min: f64,
     /// How much a model must beat identity's agreement to be used below `agree`.
     pub agree_margin: f64,
+    /// ... or the share of identity's residual it must leave at most.
+    pub residual_gain: f64,
     /// Working scale for estimation: the long side of A is brought to at most this.
     pub work_long: usize,
     /// Least phase-correlation peak-to-sidelobe ratio for a translation to be tried.
@@ -175,6 +177,7 @@ pub const TUNING: Tuning = Tuning {
     agree: 0.75,
     agree_min: 0.5,
     agree_margin: 0.15,
+    residual_gain: 0.5,
     work_long: 640,
     min_psr: 12.0,
     subpixel_min: 0.1,
@@ -849,8 +852,12 @@ impl<'a> Ctx<'a> {
                 }
             }
             if let Some(c) = best_kp {
+                // Simplest first: a keypoint model (resampled) replaces the shift when
+                // it agrees on more blocks or lowers the residual as much as a
+                // sub-pixel shift must to replace an integer one.
                 let beats_shift = chosen.as_ref().is_none_or(|s| {
-                    c.agree.share > s.agree.share || c.agree.residual < s.agree.residual
+                    c.agree.share > s.agree.share
+                        || c.agree.residual <= t.subpixel_gain * s.agree.residual
                 });
                 if beats_shift {
                     chosen = Some(c);
@@ -862,12 +869,19 @@ impl<'a> Ctx<'a> {
 
         // A model that does not explain the pair is used only when it explains a good
         // part of it and clearly more than identity does.
+        // Or when it leaves at most `residual_gain` of identity's residual: sharp,
+        // two-level pictures (scans of boards, line art) whose edges also changed
+        // width agree block by block nowhere, yet a shift that halves their residual
+        // is the geometry.
         let id_share = self.identity.map_or(0.0, |i| i.share);
+        let id_residual = self.identity.map_or(f64::INFINITY, |i| i.residual);
         match chosen {
             Some(c)
                 if c.agree.share >= t.agree
                     || (c.agree.share >= t.agree_min
-                        && c.agree.share >= id_share + t.agree_margin) =>
+                        && c.agree.share >= id_share + t.agree_margin)
+                    || (c.agree.share > id_share
+                        && c.agree.residual <= t.residual_gain * id_residual) =>
             {
                 extra.inlier_share = c.inlier_share;
                 self.record(&c, None);
