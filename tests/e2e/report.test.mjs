@@ -152,6 +152,8 @@ test('the report lists every pair, filters them and opens one with its boxes', a
 
   // Zoom: outlines stay at least 2 CSS px wide when the picture is scaled down and up.
   await page.click('.modes label:has(input[value=side])');
+  // A new mode fits the picture to its new layout on the next frame: let it settle.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const strokePx = () => page.evaluate(() => {
     const rect = document.querySelector('#stage-b svg.overlay rect');
     const canvas = rect.closest('.canvas');
