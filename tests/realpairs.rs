@@ -581,15 +581,17 @@ fn the_change_model_finds_board_defects_once_registered() {
     // Several DeepPCB test scans lie 2-10 px off their templates (phase correlation
     // finds the shift; the traces' changed widths defeat the block agreement, the
     // halved residual decides), and etched edges wander by a pixel or two (the move
-    // test's reach follows the measured edge jitter). Measured: recall 0.807,
-    // precision 0.598 (the rules, with their ±3 px tolerance: 0.921 / 0.806).
+    // test's reach follows the measured edge jitter), both ways along one edge (a
+    // local move per pixel, the same both ways). Measured: recall 0.900, precision
+    // 0.656 (before the local move 0.807 / 0.598; the rules, with their ±3 px
+    // tolerance: 0.921 / 0.806).
     let options = spotdiff::Options {
         method: Method::Pixel,
         ..model()
     };
     let (recall, precision) = deeppcb_scores_with(&options, "model");
-    assert!(recall >= 0.78, "recall {recall:.3}");
-    assert!(precision >= 0.55, "precision {precision:.3}");
+    assert!(recall >= 0.88, "recall {recall:.3}");
+    assert!(precision >= 0.62, "precision {precision:.3}");
 }
 
 #[test]

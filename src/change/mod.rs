@@ -84,6 +84,11 @@ pub struct Model {
     /// ... or up to twice the pair's measured edge jitter (rounded up), at most this
     /// many: a scanned board's traces, etched a pixel or two wider, wander by that much.
     pub max_wander_shift: i32,
+    /// A pair whose measured edge jitter is at least this (px) has edges that wander
+    /// both ways along one edge: a pixel that a local move of at most the jitter
+    /// (rounded) explains, both ways, is not part of a change
+    /// ([`shift::wander_difference`]).
+    pub min_wander: f32,
 }
 
 impl Model {
@@ -104,6 +109,7 @@ impl Model {
         prescreen: 2.0,
         max_shift: 1,
         max_wander_shift: 3,
+        min_wander: 1.0,
     };
 }
 
@@ -208,6 +214,16 @@ pub fn detect(
             .map(|c| (d[c].abs() - noise.jitter_bound(c, g[c])).max(0.0).powi(2))
             .sum()
     };
+    // Edges that wander by a whole pixel or more (measured on lightness: codecs blur
+    // chroma, which is not a move) move both ways along one edge, which no single
+    // move explains (see [`shift::wander_difference`]).
+    let wander = noise.jitter[0];
+    let reach = if wander >= model.min_wander {
+        ((2.0 * wander).ceil() as i32).min(model.max_wander_shift)
+    } else {
+        0
+    };
+    let wu = w as usize;
     let marked: Vec<u8> = (0..n)
         .map(|i| {
             if sig.covered[i] == 0 || r.valid[i] == 0 || delta_e[i] < mark_floor {
@@ -226,10 +242,16 @@ pub fn detect(
             let local_ok = local * side * side >= z2 * noise2
                 && local >= mark_floor * mark_floor
                 && along >= 0.5 * norm2(m);
-            u8::from(own_ok || local_ok)
+            // ... unless the pair's edges wander and a local move explains it.
+            let wandered = || {
+                let (x, y) = ((i % wu) as u32, (i / wu) as u32);
+                let d = shift::wander_difference(a, b, x, y, reach);
+                let e = excess2(d, at(&r.g));
+                e < z2 * noise2 || e < ask.floor * ask.floor
+            };
+            u8::from((own_ok || local_ok) && !(reach > 0 && wandered()))
         })
         .collect();
-    let wu = w as usize;
     let comps = regions::components(w, h, None, |x, y| {
         let i = y as usize * wu + x as usize;
         (marked[i] == 1).then(|| Sample {

@@ -2,10 +2,12 @@
 //! pushed down by a rounding of line heights. Its residual is strong and coherent, and
 //! the window test rightly finds it; but nothing in it changed except its place. A
 //! found region is explained by a move when one displacement `u` (at most
-//! [`Model::max_shift`] px per axis) makes every pixel of it, but for fewer than the
-//! minimum area and none strongly, agree with A either where it was or moved by `u`.
-//! The same content moved farther is a change (an element moved 2 px is boxed); so is
-//! a changed glyph, which no single displacement of its word explains.
+//! [`Model::max_shift`] px per axis, up to [`Model::max_wander_shift`] where the pair's
+//! measured edge jitter says its edges wander that far) makes every pixel of it, but
+//! for fewer than the minimum area and none strongly, agree with A either where it was
+//! or moved by `u`. The same content moved farther is a change (an element moved 2 px
+//! is boxed on a clean pair); so is a changed glyph, which no single displacement of
+//! its word explains.
 
 use super::residual::{self, Residual};
 use super::{Model, Noise};
@@ -44,66 +46,137 @@ pub fn explaining_move(
     }
     let (w, h) = a.dimensions();
     let m = s as u32;
-    let (bx0, by0) = (x0.saturating_sub(m), y0.saturating_sub(m));
-    let (bx1, by1) = ((x1 + m).min(w - 1), (y1 + m).min(h - 1));
-    let lab = |img: &RgbaImage, x: u32, y: u32| rgba_over_to_lab(img.get_pixel(x, y).0, 255);
-    let mark = model.mark_fraction * check.floor;
-    let strong = model.strong * check.floor;
-    let z2 = model.mark_z * model.mark_z;
+    let area = (
+        x0.saturating_sub(m),
+        y0.saturating_sub(m),
+        (x1 + m).min(w - 1),
+        (y1 + m).min(h - 1),
+    );
+    let lab = |img: &RgbaImage, x: i32, y: i32| -> Option<[f32; 3]> {
+        (x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h)
+            .then(|| rgba_over_to_lab(img.get_pixel(x as u32, y as u32).0, 255))
+    };
+    let test = Test {
+        r,
+        noise,
+        check,
+        mark: model.mark_fraction * check.floor,
+        strong: model.strong * check.floor,
+        z2: model.mark_z * model.mark_z,
+        width: w as usize,
+    };
     let mut best: Option<((i32, i32), u32)> = None;
     for dy in -s..=s {
         for dx in -s..=s {
             if (dx, dy) == (0, 0) {
                 continue;
             }
-            let mut unexplained = 0u32;
-            let mut explained = true;
-            // The move must explain most of the difference, not only pixels here
-            // and there (a faint tint over texture: any shift of the texture makes
-            // some of its pixels closer by chance).
-            let (mut before, mut after) = (0f64, 0f64);
-            'pixels: for y in by0..=by1 {
-                for x in bx0..=bx1 {
-                    let i = y as usize * w as usize + x as usize;
-                    if r.valid[i] == 0 {
-                        continue;
-                    }
-                    let here = [r.d[0][i], r.d[1][i], r.d[2][i]];
-                    let (sx, sy) = (x as i32 - dx, y as i32 - dy);
-                    let diff = if sx >= 0 && sy >= 0 && (sx as u32) < w && (sy as u32) < h {
-                        let moved = residual::weighed(lab(a, sx as u32, sy as u32), lab(b, x, y));
-                        if residual::norm2(moved) < residual::norm2(here) {
-                            moved
-                        } else {
-                            here
-                        }
-                    } else {
-                        here
-                    };
-                    before += f64::from(residual::norm2(here).sqrt());
-                    after += f64::from(residual::norm2(diff).sqrt());
-                    let excess2: f32 = (0..3)
-                        .map(|c| {
-                            (diff[c].abs() - noise.jitter_bound(c, r.g[c][i]))
-                                .max(0.0)
-                                .powi(2)
-                        })
-                        .sum();
-                    let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
-                    if excess2 >= mark * mark && excess2 >= z2 * noise2 {
-                        unexplained += 1;
-                        if excess2 >= strong * strong || unexplained >= check.min_area {
-                            explained = false;
-                            break 'pixels;
-                        }
-                    }
+            let moved = |x: u32, y: u32| {
+                lab(a, x as i32 - dx, y as i32 - dy)
+                    .map(|pa| residual::weighed(pa, lab(b, x as i32, y as i32).expect("inside")))
+            };
+            if let Some(n) = test.explained(area, moved) {
+                if best.is_none_or(|(_, k)| n < k) {
+                    best = Some(((dx, dy), n));
                 }
-            }
-            if explained && after <= EXPLAINED * before && best.is_none_or(|(_, n)| unexplained < n)
-            {
-                best = Some(((dx, dy), unexplained));
             }
         }
     }
     best.map(|(u, _)| u)
+}
+
+/// On a pair whose edges wander (measured edge jitter of at least
+/// [`Model::min_wander`] px), the difference at `(x, y)` once a local move `u` of at
+/// most `reach` px per axis is allowed: for the best `u`, the larger of B's pixel
+/// against A's at `(x, y) + u` and A's pixel against B's at `(x, y) − u` (the same
+/// move both ways). A scanned board's edges, rasterized a pixel off here and there in
+/// both directions along one edge, match so; a trace cut or added, or an object
+/// pasted over texture, leaves pixels that no one local move explains.
+pub fn wander_difference(a: &RgbaImage, b: &RgbaImage, x: u32, y: u32, reach: i32) -> [f32; 3] {
+    let (w, h) = a.dimensions();
+    let lab = |img: &RgbaImage, x: i32, y: i32| -> Option<[f32; 3]> {
+        (x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h)
+            .then(|| rgba_over_to_lab(img.get_pixel(x as u32, y as u32).0, 255))
+    };
+    let (x, y) = (x as i32, y as i32);
+    let pa = lab(a, x, y).expect("inside");
+    let pb = lab(b, x, y).expect("inside");
+    let mut best = residual::weighed(pa, pb);
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let (Some(qa), Some(qb)) = (lab(a, x + dx, y + dy), lab(b, x - dx, y - dy)) else {
+                continue;
+            };
+            let (f, k) = (residual::weighed(qa, pb), residual::weighed(pa, qb));
+            let d = if residual::norm2(f) >= residual::norm2(k) {
+                f
+            } else {
+                k
+            };
+            if residual::norm2(d) < residual::norm2(best) {
+                best = d;
+            }
+        }
+    }
+    best
+}
+
+/// The per-pixel test a move must pass over a region.
+struct Test<'a> {
+    r: &'a Residual,
+    noise: &'a Noise,
+    check: Check,
+    mark: f32,
+    strong: f32,
+    z2: f32,
+    width: usize,
+}
+
+impl Test<'_> {
+    /// With each pixel's difference taken as the smaller of its own and `moved`'s
+    /// (`None`: the move takes it outside the image), the number of pixels still
+    /// unexplained, if the move explains the region: fewer than the minimum area, none
+    /// strongly, and at most [`EXPLAINED`] of the summed difference left. The move must
+    /// explain most of the difference, not only pixels here and there (a faint tint
+    /// over texture: any shift of the texture makes some of its pixels closer by
+    /// chance).
+    fn explained(
+        &self,
+        (x0, y0, x1, y1): (u32, u32, u32, u32),
+        moved: impl Fn(u32, u32) -> Option<[f32; 3]>,
+    ) -> Option<u32> {
+        let (r, noise) = (self.r, self.noise);
+        let mut unexplained = 0u32;
+        let (mut before, mut after) = (0f64, 0f64);
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let i = y as usize * self.width + x as usize;
+                if r.valid[i] == 0 {
+                    continue;
+                }
+                let here = [r.d[0][i], r.d[1][i], r.d[2][i]];
+                let diff = match moved(x, y) {
+                    Some(m) if residual::norm2(m) < residual::norm2(here) => m,
+                    _ => here,
+                };
+                before += f64::from(residual::norm2(here).sqrt());
+                after += f64::from(residual::norm2(diff).sqrt());
+                let excess2: f32 = (0..3)
+                    .map(|c| {
+                        (diff[c].abs() - noise.jitter_bound(c, r.g[c][i]))
+                            .max(0.0)
+                            .powi(2)
+                    })
+                    .sum();
+                let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
+                if excess2 >= self.mark * self.mark && excess2 >= self.z2 * noise2 {
+                    unexplained += 1;
+                    if excess2 >= self.strong * self.strong || unexplained >= self.check.min_area {
+                        return None;
+                    }
+                }
+            }
+        }
+        (after <= EXPLAINED * before).then_some(unexplained)
+    }
 }
