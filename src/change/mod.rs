@@ -84,10 +84,10 @@ pub struct Model {
     /// ... or up to twice the pair's measured edge jitter (rounded up), at most this
     /// many: a scanned board's traces, etched a pixel or two wider, wander by that much.
     pub max_wander_shift: i32,
-    /// A pair whose measured edge jitter is at least this (px) has edges that wander
-    /// both ways along one edge: a pixel that a local move of at most the jitter
-    /// (rounded) explains, both ways, is not part of a change
-    /// ([`shift::wander_difference`]).
+    /// A pair whose measured lightness edge jitter is at least this (px) has edges
+    /// that wander both ways along one edge: a pixel that one local move of up to
+    /// twice the jitter (rounded up, at most `max_wander_shift`) explains both ways
+    /// is not part of a change ([`shift::wander_difference`]).
     pub min_wander: f32,
 }
 
@@ -247,7 +247,7 @@ pub fn detect(
                 let (x, y) = ((i % wu) as u32, (i / wu) as u32);
                 let d = shift::wander_difference(a, b, x, y, reach);
                 let e = excess2(d, at(&r.g));
-                e < z2 * noise2 || e < ask.floor * ask.floor
+                e < z2 * noise2 || e < mark_floor * mark_floor
             };
             u8::from((own_ok || local_ok) && !(reach > 0 && wandered()))
         })
