@@ -469,7 +469,10 @@ fn run<'a>(
         let tested = |x: u32, y: u32| !outside(overlap.as_ref(), ignore, x, y);
         // A cancelled token unwinds both out of the join, to `compare_cancellable`.
         let (found, ssim) = rayon::join(
-            || change::detect(&ia, &ib, ask, &MODEL, tested, cancel),
+            || {
+                let dirty = (tiles.dirty.as_slice(), tiles.cols, TILE);
+                change::detect_near_changes(&ia, &ib, dirty, ask, &MODEL, tested, cancel)
+            },
             || ssim_score(&ia, &ib, &tiles, cancel),
         );
         let map = Map::from_plane(w, h, &found.delta_e);

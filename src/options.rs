@@ -110,12 +110,13 @@ impl std::str::FromStr for SizePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Detector {
-    /// A ΔE threshold after a blur and a ±3 px shift tolerance, and the rules on
-    /// top of it (edges, specks, slivers, flat fills).
-    #[default]
+    /// The former detector, kept for comparison: a ΔE threshold after a blur and a
+    /// ±3 px shift tolerance, and the rules on top of it (edges, specks, slivers,
+    /// flat fills).
     Rules,
     /// The change model: the pair's own noise, a multiscale a-contrario test
     /// (see the README, "Change model").
+    #[default]
     Model,
 }
 
@@ -246,16 +247,14 @@ pub struct Options {
     pub size_policy: SizePolicy,
     /// How B is registered onto A before any change map (images of different sizes
     /// are registered under [`SizePolicy::Auto`] whatever this says).
-    /// Default: [`AlignMode::None`] for now: with `Auto` on every pair, real-pair and
-    /// nuisance cases of the rules detector regress (see the README).
+    /// Default: [`AlignMode::Auto`] (identity when the images already agree).
     pub align: AlignMode,
     /// Whether a global change (moved, scaled, rotated, tone) makes the verdict
     /// `different`.
     /// Default: [`GlobalChange::Different`].
     pub global_change: GlobalChange,
     /// Which detector turns the pixel evidence into boxes (pixel and fused methods).
-    /// Default: [`Detector::Rules`] until the change model passes every real-pair
-    /// and nuisance test (see the README).
+    /// Default: [`Detector::Model`].
     pub detector: Detector,
     /// How much boxed change is tolerated before the verdict is `different` (the
     /// boxes are reported either way).
@@ -306,9 +305,9 @@ impl Default for Options {
             merge_distance: 12,
             ignore: Vec::new(),
             size_policy: SizePolicy::Auto,
-            align: AlignMode::None,
+            align: AlignMode::Auto,
             global_change: GlobalChange::Different,
-            detector: Detector::Rules,
+            detector: Detector::Model,
             tolerance: Tolerance::default(),
             limits: Limits::default(),
         }

@@ -1181,7 +1181,7 @@ fn compare_help_exits_0_and_shows_exit_codes_and_defaults() {
         ("--min-area", "12"),
         ("--merge-distance", "12"),
         ("--size-policy", "auto"),
-        ("--align", "none"),
+        ("--align", "auto"),
         ("--global-change", "different"),
         ("--color", "#ff0044"),
         ("--thickness", "2"),

@@ -120,7 +120,9 @@ fn odiff_orange_boxes_span_the_upstream_rectangle() {
         "{:?}",
         r.boxes
     );
-    assert_eq!(r.boxes.len(), 3, "{:?}", r.boxes);
+    // Two of the components ("Or" and "ange" of one word) lie 11 px apart, within the
+    // merge distance: one box or two.
+    assert!((2..=3).contains(&r.boxes.len()), "{:?}", r.boxes);
 }
 
 #[test]
@@ -182,11 +184,11 @@ fn pyimagesearch_logo_removal_is_one_box() {
         "pyimagesearch_image_diff/images/modified_01.png",
     );
     assert_eq!(r.boxes.len(), 1);
-    assert!(
-        iou(corners(&r.boxes[0]), [362, 215, 466, 279]) > 0.9,
-        "{:?}",
-        r.boxes
-    );
+    // The logo's measured box; the edit also repainted the card's textured print a
+    // few pixels around it (changes of 7-20 levels), which the box covers.
+    let b = corners(&r.boxes[0]);
+    assert!(iou(b, [362, 215, 466, 279]) > 0.85, "{:?}", r.boxes);
+    assert!(contains(b, [362, 215, 466, 279], 2), "{:?}", r.boxes);
 }
 
 #[test]
@@ -196,16 +198,22 @@ fn pyimagesearch_variant_also_finds_the_changed_digit() {
         "pyimagesearch_image_diff/images/modified_01.png",
     );
     assert_eq!(r.boxes.len(), 2);
-    // Measured (7 px dilation): 218,169,241,192. The 2 → 3 edit keeps the digit's top,
-    // so the tight box is the changed lower part, inside the measured one — up to 3 px
-    // to the right, where the edit painted the scanned (textured) background flat
-    // (pixels changed by 7-20 levels: a flat fill).
+    // Measured (7 px dilation): 218,169,241,192. The edit painted the scanned
+    // (textured) background around the digit flat (pixels changed by 7-20 levels),
+    // a few pixels beyond the measured box: the box covers the digit and that patch,
+    // and stays within twice the measured area.
     let digit = r.boxes.iter().map(corners).find(|c| c[0] < 300).unwrap();
-    assert!(
-        digit[0] >= 218 && digit[1] >= 169 && digit[2] <= 244 && digit[3] <= 192,
-        "{digit:?}"
-    );
-    assert!(iou(digit, [218, 169, 241, 192]) > 0.3, "{digit:?}");
+    assert!(contains(digit, [218, 169, 241, 192], 2), "{digit:?}");
+    let area = |c: [u32; 4]| (c[2] - c[0] + 1) * (c[3] - c[1] + 1);
+    assert!(area(digit) <= 2 * area([218, 169, 241, 192]), "{digit:?}");
+}
+
+/// True when box `outer` (inclusive corners) holds `inner` to within `tol` px.
+fn contains(outer: [u32; 4], inner: [u32; 4], tol: u32) -> bool {
+    outer[0] <= inner[0] + tol
+        && outer[1] <= inner[1] + tol
+        && outer[2] + tol >= inner[2]
+        && outer[3] + tol >= inner[3]
 }
 
 /// Every measured component has a box with IoU > 0.5, and there are no other boxes.
@@ -305,38 +313,15 @@ fn argos_checkerboards() {
 }
 
 #[test]
-fn argos_subtle_background_shades_need_a_strict_threshold() {
-    // The section backgrounds change by at most 16/255 (ΔE 5.6): under the default,
-    // which tolerates brightness shifts of ~8 %, and found at a strict threshold.
-    let (a, b) = (
-        "argos-image-difference/test/benchmark/base.png",
-        "argos-image-difference/test/benchmark/compare.png",
-    );
-    assert!(pair(a, b).boxes.is_empty());
-    let r = pair_with(a, b, &strict());
-    assert!(
-        near(union(&r.boxes), [0, 522, 1424, 1071], 2),
-        "{:?}",
-        r.boxes
-    );
-}
-
-#[test]
 fn the_change_model_boxes_each_reshaded_section_even_when_registering() {
     // Two page sections' backgrounds change by up to 16 levels (ΔE 5.6) over their
     // whole width: visible, coherent changes, each its own box. With registration on,
     // a tone correction fitted to the reshaded sections would move the 60 % of the
     // page that agrees to the level (and leave stray parts of the sections boxed):
     // it is refused, nothing is corrected.
-    let options = spotdiff::Options {
-        detector: spotdiff::Detector::Model,
-        align: spotdiff::AlignMode::Auto,
-        ..spotdiff::Options::default()
-    };
-    let r = pair_with(
+    let r = pair(
         "argos-image-difference/test/benchmark/base.png",
         "argos-image-difference/test/benchmark/compare.png",
-        &options,
     );
     let boxes: Vec<[u32; 4]> = r.boxes.iter().map(corners).collect();
     assert_eq!(boxes.len(), 2, "{boxes:?}");
@@ -384,11 +369,15 @@ fn playwright_should_fail_pairs_give_at_least_one_box() {
         let name = e.display().to_string();
         let r = run(&open(&e), &open(&a));
         if name.contains("julia-ssim-trap") {
-            // White against a uniform light grey (ΔE 2.7 everywhere): the same kind of
-            // change as a global brightness shift, which the default tolerates by
-            // design. A strict threshold finds it.
-            assert!(r.boxes.is_empty());
-            assert!(run_with(&open(&e), &open(&a), &strict()).is_different());
+            // White against a uniform light grey (ΔE 2.7 everywhere): a tone change,
+            // reported as a global finding that makes the pair different, never a box.
+            assert!(r.boxes.is_empty(), "{:?}", r.boxes);
+            assert!(r.is_different());
+            assert!(
+                r.global.iter().any(|g| g.starts_with("tone changed")),
+                "{:?}",
+                r.global
+            );
         } else {
             assert!(r.is_different(), "{name}");
         }
@@ -491,28 +480,25 @@ fn deeppcb_scores_with(options: &spotdiff::Options, name: &str) -> (f64, f64) {
     (recall, precision)
 }
 
+/// DeepPCB under the change model (registered: several test scans lie 2-10 px off
+/// their templates). Etched edges wander by a pixel or two, both ways along one edge
+/// (the move test's reach follows the measured edge jitter); the scans are almost all
+/// black or white, and pixels clipped in both images are left out of the noise
+/// estimate (clipping hides the JPEG noise the rest carries). Measured: recall 0.964,
+/// precision 0.789 (the aim: 0.95 at 0.9; the former rule-based detector,
+/// with its ±3 px tolerance: 0.921 / 0.806).
 #[test]
 fn deeppcb_defects_are_found_by_the_pixel_method() {
-    // Measured: recall 0.921, precision 0.806.
     let (recall, precision) = deeppcb_scores(Method::Pixel);
-    assert!(recall >= 0.9, "recall {recall:.3}");
-    assert!(precision >= 0.8, "precision {precision:.3}");
+    assert!(recall >= 0.95, "recall {recall:.3}");
+    assert!(precision >= 0.75, "precision {precision:.3}");
 }
 
 #[test]
 fn deeppcb_defects_are_found_by_the_fused_default() {
-    // Measured: recall 0.921, precision 0.811 (the aim: 0.9 at 0.8).
     let (recall, precision) = deeppcb_scores(Method::Fused);
-    assert!(recall >= 0.9, "recall {recall:.3}");
-    assert!(precision >= 0.8, "precision {precision:.3}");
-}
-
-fn model() -> spotdiff::Options {
-    spotdiff::Options {
-        detector: spotdiff::Detector::Model,
-        align: spotdiff::AlignMode::Auto,
-        ..spotdiff::Options::default()
-    }
+    assert!(recall >= 0.95, "recall {recall:.3}");
+    assert!(precision >= 0.75, "precision {precision:.3}");
 }
 
 #[test]
@@ -525,7 +511,7 @@ fn the_change_model_boxes_whole_painted_patches_but_not_the_faint_dust_around_th
         pair_with(
             a,
             "pyimagesearch_image_diff/images/modified_01.png",
-            &model(),
+            &spotdiff::Options::default(),
         )
     };
     let r = card("pyimagesearch_image_diff/images/original_01.png");
@@ -553,7 +539,7 @@ fn the_change_model_boxes_whole_painted_patches_but_not_the_faint_dust_around_th
     let r = pair_with(
         "resemblejs/demoassets/People.jpg",
         "resemblejs/demoassets/People2.jpg",
-        &model(),
+        &spotdiff::Options::default(),
     );
     let u = union(&r.boxes);
     assert!(
@@ -567,31 +553,13 @@ fn the_change_model_passes_webkit_grid_artifacts_and_fails_every_should_fail_pai
     // WebKit darkens grid-line crossings by 25 levels (ΔE 9.4, 1 or 4 px): under the
     // 4.5 × JND a change smaller than the minimum area must reach.
     for (e, a) in playwright_pairs("should-match") {
-        let r = run_with(&open(&e), &open(&a), &model());
+        let r = run_with(&open(&e), &open(&a), &spotdiff::Options::default());
         assert!(r.boxes.is_empty(), "{}: {:?}", e.display(), r.boxes);
     }
     for (e, a) in playwright_pairs("should-fail") {
-        let r = run_with(&open(&e), &open(&a), &model());
+        let r = run_with(&open(&e), &open(&a), &spotdiff::Options::default());
         assert!(r.is_different(), "{}", e.display());
     }
-}
-
-#[test]
-fn the_change_model_finds_board_defects_once_registered() {
-    // Several DeepPCB test scans lie 2-10 px off their templates (phase correlation
-    // finds the shift; the traces' changed widths defeat the block agreement, the
-    // halved residual decides), and etched edges wander by a pixel or two (the move
-    // test's reach follows the measured edge jitter), both ways along one edge (a
-    // local move per pixel, the same both ways). Measured: recall 0.900, precision
-    // 0.653 (before the local move 0.807 / 0.598; the rules, with their ±3 px
-    // tolerance: 0.921 / 0.806).
-    let options = spotdiff::Options {
-        method: Method::Pixel,
-        ..model()
-    };
-    let (recall, precision) = deeppcb_scores_with(&options, "model");
-    assert!(recall >= 0.88, "recall {recall:.3}");
-    assert!(precision >= 0.62, "precision {precision:.3}");
 }
 
 #[test]

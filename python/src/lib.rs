@@ -191,8 +191,8 @@ struct Options {
 impl Options {
     #[new]
     #[pyo3(signature = (*, method="fused", threshold=None, ssim_threshold=None, deep_threshold=None,
-        min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="none",
-        global_change="different", detector="rules", max_pixels=100_000_000,
+        min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="auto",
+        global_change="different", detector="model", max_pixels=100_000_000,
         max_diff_pixels=None, max_diff_ratio=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(

@@ -55,6 +55,12 @@ pub struct Model {
     /// much: anti-aliasing, sub-pixel text positioning), and at most.
     pub min_jitter: f32,
     pub max_jitter: f32,
+    /// Ceiling of the measured noise, ΔE per Lab channel and activity bin. Noise is
+    /// what the same picture captured or encoded twice leaves: JPEG q20 of a photo
+    /// measures σ 4.6 in L, Gaussian noise of σ 15 levels per RGB channel 4.3-6.7;
+    /// an unrelated picture 35 in L. Above the ceiling the residual is content, and
+    /// without it a pair that changed everywhere would measure its change as noise.
+    pub max_sigma: f32,
     /// Shared gradient (Lab units per pixel) from which a pixel counts as an edge when
     /// the jitter is measured.
     pub edge_gradient: f32,
@@ -99,6 +105,7 @@ impl Model {
         sigma_floor: 0.5,
         min_jitter: 0.3,
         max_jitter: 2.0,
+        max_sigma: 10.0,
         edge_gradient: 4.0,
         mark_fraction: 0.5,
         mark_z: 2.0,
@@ -154,6 +161,76 @@ pub struct Ask {
     pub clipped: Option<residual::Clipping>,
 }
 
+/// Least context (px) kept around the differing tiles when the model runs on a crop.
+pub const CROP_MARGIN: u32 = 64;
+
+/// [`detect`] on the part of the pair that differs: the bounds of the `dirty` tiles
+/// (`cols` per row, `tile` px square) with a margin of twice their longer side (at
+/// least [`CROP_MARGIN`]) around them, when that is at most half the picture; the
+/// whole pair otherwise. Pixels outside the crop are exactly equal in both images
+/// (no tile there differs), so they hold no change; the margin keeps enough of the
+/// unchanged pair in the crop (the changes at most a twenty-fifth of it) for the
+/// noise to be measured beside them. The result is in the whole picture's
+/// coordinates. A large pair with a few local edits costs the model about their
+/// area, not the picture's.
+#[allow(clippy::too_many_arguments)]
+pub fn detect_near_changes(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    (dirty, cols, tile): (&[bool], u32, u32),
+    ask: Ask,
+    model: &Model,
+    valid: impl Fn(u32, u32) -> bool + Sync,
+    cancel: &Cancel,
+) -> Detection {
+    let (w, h) = a.dimensions();
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    for (i, _) in dirty.iter().enumerate().filter(|(_, &d)| d) {
+        let (tx, ty) = (i as u32 % cols, i as u32 / cols);
+        (x0, y0) = (x0.min(tx * tile), y0.min(ty * tile));
+        (x1, y1) = (x1.max((tx + 1) * tile), y1.max((ty + 1) * tile));
+    }
+    if x0 == u32::MAX {
+        return detect(a, b, ask, model, valid, cancel);
+    }
+    let margin = (2 * (x1 - x0).max(y1 - y0)).max(CROP_MARGIN);
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    if 2 * u64::from(cw) * u64::from(ch) > u64::from(w) * u64::from(h) {
+        return detect(a, b, ask, model, valid, cancel);
+    }
+    let ca = image::imageops::crop_imm(a, x0, y0, cw, ch).to_image();
+    let cb = image::imageops::crop_imm(b, x0, y0, cw, ch).to_image();
+    let part = detect(&ca, &cb, ask, model, |x, y| valid(x + x0, y + y0), cancel);
+    let n = w as usize * h as usize;
+    let (mut marked, mut delta_e) = (vec![0u8; n], vec![0f32; n]);
+    for y in 0..ch as usize {
+        let (from, to) = (
+            y * cw as usize,
+            (y + y0 as usize) * w as usize + x0 as usize,
+        );
+        marked[to..to + cw as usize].copy_from_slice(&part.marked[from..from + cw as usize]);
+        delta_e[to..to + cw as usize].copy_from_slice(&part.delta_e[from..from + cw as usize]);
+    }
+    let found = part
+        .found
+        .into_iter()
+        .map(|mut f| {
+            let g = &mut f.region;
+            (g.x0, g.x1, g.y0, g.y1) = (g.x0 + x0, g.x1 + x0, g.y0 + y0, g.y1 + y0);
+            f
+        })
+        .collect();
+    Detection {
+        noise: part.noise,
+        floor: part.floor,
+        found,
+        marked,
+        delta_e,
+    }
+}
+
 /// Runs the model on A and the registered B; `valid(x, y)` says which pixels are
 /// tested (the overlap, minus ignored areas).
 pub fn detect(
@@ -180,18 +257,24 @@ pub fn detect(
         }
     };
     let mut ii = windows::Integrals::new(&r);
+    cancel.bail("noise");
     // The first estimate leaves out what changed coherently and visibly (see
     // [`coherent`]): a change covering more than a few per cent of the pixels would
     // otherwise pass for noise, and raise the floor over itself.
     let near_d = local_means(&r.d, r.width, r.height, MARK_RADIUS);
+    cancel.bail("noise");
     let coherent = coherent(a, b, &r, &near_d, ask.floor, model);
+    cancel.bail("noise");
     let first = Noise::estimate_without(&r, model, Some(&coherent), 0.95);
+    cancel.bail("noise");
     ii.with_noise(&r, &first);
     let sig = windows::test(&ii, &first, model, floor_for(&first), None, cancel);
     cancel.bail("noise");
     let noise = Noise::estimate_without(&r, model, Some(&sig.covered), model.tail);
     let first_cover = sig.covered;
+    cancel.bail("noise");
     ii.with_noise(&r, &noise);
+    cancel.bail("noise");
     let ask = Ask {
         floor: floor_for(&noise),
         ..ask
@@ -224,34 +307,45 @@ pub fn detect(
         0
     };
     let wu = w as usize;
-    let marked: Vec<u8> = (0..n)
-        .map(|i| {
-            if sig.covered[i] == 0 || r.valid[i] == 0 || delta_e[i] < mark_floor {
-                return 0;
+    let planes = (reach > 0).then(|| shift::LabPlanes::new(a, b));
+    let mark = |i: usize| -> u8 {
+        if sig.covered[i] == 0 || r.valid[i] == 0 || delta_e[i] < mark_floor {
+            return 0;
+        }
+        let at = |p: &[Vec<f32>; 3]| [p[0][i], p[1][i], p[2][i]];
+        let own = excess2(at(&r.d), at(&r.g));
+        let local = excess2(at(&near_d), at(near_g));
+        let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
+        let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
+        // ... and when its own difference goes along that mean, half of it at
+        // least: the rim around a strong change (its blur, ringing) has a large
+        // mean near it but little of its own.
+        let (m, o) = (at(&near_d), at(&r.d));
+        let along: f32 = (0..3).map(|c| m[c] * o[c]).sum();
+        let local_ok = local * side * side >= z2 * noise2
+            && local >= mark_floor * mark_floor
+            && along >= 0.5 * norm2(m);
+        // ... unless the pair's edges wander and a local move explains it.
+        let wandered = |planes: &shift::LabPlanes| {
+            let (x, y) = ((i % wu) as u32, (i / wu) as u32);
+            let d = shift::wander_difference(planes, x, y, reach);
+            let e = excess2(d, at(&r.g));
+            e < z2 * noise2 || e < mark_floor * mark_floor
+        };
+        u8::from((own_ok || local_ok) && !planes.as_ref().is_some_and(wandered))
+    };
+    // Row by row, in parallel, the token read once a row.
+    let mut marked = vec![0u8; n];
+    marked
+        .par_chunks_mut(wu.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            cancel.bail("boxes");
+            for (x, m) in row.iter_mut().enumerate() {
+                *m = mark(y * wu + x);
             }
-            let at = |p: &[Vec<f32>; 3]| [p[0][i], p[1][i], p[2][i]];
-            let own = excess2(at(&r.d), at(&r.g));
-            let local = excess2(at(&near_d), at(near_g));
-            let noise2: f32 = (0..3).map(|c| noise.variance(c, r.activity[c][i])).sum();
-            let own_ok = own >= z2 * noise2 && own >= mark_floor * mark_floor;
-            // ... and when its own difference goes along that mean, half of it at
-            // least: the rim around a strong change (its blur, ringing) has a large
-            // mean near it but little of its own.
-            let (m, o) = (at(&near_d), at(&r.d));
-            let along: f32 = (0..3).map(|c| m[c] * o[c]).sum();
-            let local_ok = local * side * side >= z2 * noise2
-                && local >= mark_floor * mark_floor
-                && along >= 0.5 * norm2(m);
-            // ... unless the pair's edges wander and a local move explains it.
-            let wandered = || {
-                let (x, y) = ((i % wu) as u32, (i / wu) as u32);
-                let d = shift::wander_difference(a, b, x, y, reach);
-                let e = excess2(d, at(&r.g));
-                e < z2 * noise2 || e < mark_floor * mark_floor
-            };
-            u8::from((own_ok || local_ok) && !(reach > 0 && wandered()))
-        })
-        .collect();
+        });
+    drop(planes);
     let comps = regions::components(w, h, None, |x, y| {
         let i = y as usize * wu + x as usize;
         (marked[i] == 1).then(|| Sample {
@@ -319,6 +413,23 @@ pub fn detect(
             };
             shift::explaining_move(a, b, &r, &noise, model, check, (g.x0, g.y0, g.x1, g.y1))
                 .is_none()
+        })
+        .map(|mut f| {
+            // The box's figures are those of every marked pixel inside it (what the
+            // mask shows), the weak ones that did not widen it included.
+            let g = &mut f.region;
+            (g.changed_pixels, g.sum_delta_e, g.peak_delta_e) = (0, 0.0, 0.0);
+            for y in g.y0..=g.y1 {
+                for x in g.x0..=g.x1 {
+                    let i = y as usize * wu + x as usize;
+                    if marked[i] == 1 {
+                        g.changed_pixels += 1;
+                        g.sum_delta_e += f64::from(delta_e[i]);
+                        g.peak_delta_e = g.peak_delta_e.max(delta_e[i]);
+                    }
+                }
+            }
+            f
         })
         .collect();
     Detection {

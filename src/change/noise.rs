@@ -42,7 +42,8 @@ impl Noise {
     /// out, the tails of the residual are the noise's own.
     pub fn estimate_without(r: &Residual, model: &Model, changed: Option<&[u8]>, q: f64) -> Noise {
         let n = r.valid.len();
-        let tested = |i: usize| r.valid[i] == 1 && changed.is_none_or(|c| c[i] == 0);
+        let tested =
+            |i: usize| r.valid[i] == 1 && r.hidden[i] == 0 && changed.is_none_or(|c| c[i] == 0);
         // Every pixel for small images; a regular subsample of about a million.
         let step = (n / 1_000_000).max(1);
         let mut jitter = [model.min_jitter; 3];
@@ -69,7 +70,7 @@ impl Noise {
                 if v.len() >= 256 {
                     level = level.max(spread(v, q));
                 }
-                levels[c][k] = level;
+                levels[c][k] = level.min(model.max_sigma);
             }
             sigma[c] = levels[c][fullest];
             let edges: Vec<f32> = (0..n)

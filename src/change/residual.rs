@@ -21,6 +21,9 @@ pub struct Residual {
     pub g: [Vec<f32>; 3],
     /// 1 where the pixel is tested (inside the overlap, outside ignored areas).
     pub valid: Vec<u8>,
+    /// 1 where a tested pixel is black or white in both images and unchanged:
+    /// clipping hid its noise, so the noise is not measured there.
+    pub hidden: Vec<u8>,
     /// Per channel, the local activity: the mean of `g` over the 5×5 pixels around
     /// (compression error spreads over a textured block, not only its edges).
     pub activity: [Vec<f32>; 3],
@@ -74,6 +77,7 @@ impl Residual {
         let dark = alpha.then(|| rayon::join(|| lab(a, 0), || lab(b, 0)));
         let mut d = [vec![0f32; n], vec![0f32; n], vec![0f32; n]];
         let mut v = vec![0u8; n];
+        let mut hidden = vec![0u8; n];
         let wu = w as usize;
         {
             let [d0, d1, d2] = &mut d;
@@ -81,8 +85,9 @@ impl Residual {
                 .zip(d1.par_chunks_mut(wu))
                 .zip(d2.par_chunks_mut(wu))
                 .zip(v.par_chunks_mut(wu))
+                .zip(hidden.par_chunks_mut(wu))
                 .enumerate()
-                .for_each(|(y, (((r0, r1), r2), rv))| {
+                .for_each(|(y, ((((r0, r1), r2), rv), rh))| {
                     for x in 0..wu {
                         if !valid(x as u32, y as u32) {
                             continue;
@@ -104,7 +109,16 @@ impl Residual {
                             }
                         }
                         (r0[x], r1[x], r2[x]) = (diff[0], diff[1], diff[2]);
+                        // A pixel at black or white in both images, unchanged, is
+                        // tested but says nothing of the noise: clipping hid it.
+                        let p = |img: &RgbaImage| {
+                            let raw = img.as_raw();
+                            [raw[4 * i], raw[4 * i + 1], raw[4 * i + 2]]
+                        };
+                        let (pa, pb) = (p(a), p(b));
+                        let clipped = pa == pb && pa.iter().all(|&v| v == 0 || v == 255);
                         rv[x] = 1;
+                        rh[x] = u8::from(clipped);
                     }
                 });
         }
@@ -116,6 +130,7 @@ impl Residual {
             d,
             g,
             valid: v,
+            hidden,
             activity,
         }
     }

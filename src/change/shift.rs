@@ -117,19 +117,20 @@ pub fn explaining_move(
 /// move both ways). A scanned board's edges, rasterized a pixel off here and there in
 /// both directions along one edge, match so; a trace cut or added, or an object
 /// pasted over texture, leaves pixels that no one local move explains.
-pub fn wander_difference(a: &RgbaImage, b: &RgbaImage, x: u32, y: u32, reach: i32) -> [f32; 3] {
-    let (w, h) = a.dimensions();
-    let lab = |img: &RgbaImage, x: i32, y: i32| -> Option<[f32; 3]> {
-        (x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h)
-            .then(|| rgba_over_to_lab(img.get_pixel(x as u32, y as u32).0, 255))
+pub fn wander_difference(planes: &LabPlanes, x: u32, y: u32, reach: i32) -> [f32; 3] {
+    let (w, h) = (planes.width as i32, planes.height as i32);
+    let at = |p: &[[f32; 3]], x: i32, y: i32| -> Option<[f32; 3]> {
+        (x >= 0 && y >= 0 && x < w && y < h).then(|| p[(y * w + x) as usize])
     };
     let (x, y) = (x as i32, y as i32);
-    let pa = lab(a, x, y).expect("inside");
-    let pb = lab(b, x, y).expect("inside");
+    let pa = at(&planes.a, x, y).expect("inside");
+    let pb = at(&planes.b, x, y).expect("inside");
     let mut best = residual::weighed(pa, pb);
     for dy in -reach..=reach {
         for dx in -reach..=reach {
-            let (Some(qa), Some(qb)) = (lab(a, x + dx, y + dy), lab(b, x - dx, y - dy)) else {
+            let (Some(qa), Some(qb)) =
+                (at(&planes.a, x + dx, y + dy), at(&planes.b, x - dx, y - dy))
+            else {
                 continue;
             };
             let (f, k) = (residual::weighed(qa, pb), residual::weighed(pa, qb));
@@ -144,6 +145,33 @@ pub fn wander_difference(a: &RgbaImage, b: &RgbaImage, x: u32, y: u32, reach: i3
         }
     }
     best
+}
+
+/// Both images in Lab (over white), row-major: what [`wander_difference`] reads.
+pub struct LabPlanes {
+    pub width: u32,
+    pub height: u32,
+    pub a: Vec<[f32; 3]>,
+    pub b: Vec<[f32; 3]>,
+}
+
+impl LabPlanes {
+    pub fn new(a: &RgbaImage, b: &RgbaImage) -> LabPlanes {
+        use rayon::prelude::*;
+        let lab = |img: &RgbaImage| -> Vec<[f32; 3]> {
+            img.as_raw()
+                .par_chunks_exact(4)
+                .map(|p| rgba_over_to_lab([p[0], p[1], p[2], p[3]], 255))
+                .collect()
+        };
+        let (la, lb) = rayon::join(|| lab(a), || lab(b));
+        LabPlanes {
+            width: a.width(),
+            height: a.height(),
+            a: la,
+            b: lb,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +194,7 @@ mod tests {
         let a = board(16, 12, |_| 6);
         let mut b = board(16, 12, |x| if x < 8 { 5 } else { 7 });
         b.put_pixel(12, 1, Rgba([255, 255, 255, 255]));
+        let planes = LabPlanes::new(&a, &b);
         let norm = |d: [f32; 3]| residual::norm2(d).sqrt();
         for (x, y) in [(3, 5), (11, 6)] {
             let own = residual::weighed(
@@ -173,9 +202,12 @@ mod tests {
                 rgba_over_to_lab(b.get_pixel(x, y).0, 255),
             );
             assert!(norm(own) > 50.0, "({x}, {y}) changed");
-            assert!(norm(wander_difference(&a, &b, x, y, 1)) < 1.0, "({x}, {y})");
+            assert!(
+                norm(wander_difference(&planes, x, y, 1)) < 1.0,
+                "({x}, {y})"
+            );
         }
         // A white dot in black, with nothing white within reach: it matches nothing.
-        assert!(norm(wander_difference(&a, &b, 12, 1, 1)) > 50.0);
+        assert!(norm(wander_difference(&planes, 12, 1, 1)) > 50.0);
     }
 }

@@ -24,8 +24,10 @@ pub struct CompareArgs {
     #[arg(short, long, value_parser = parse_method)]
     pub method: Option<Method>,
 
-    /// Colour-difference threshold in ΔE (CIE76), or `auto` (12; a just-noticeable
-    /// difference is about 2.3, a clearly visible one 10+).
+    /// The least mean colour difference (ΔE) a change must have to be boxed, or
+    /// `auto` (2.3, a just-noticeable difference, raised to the pair's measured noise;
+    /// a clearly visible change is 10+). With --detector rules: the per-pixel ΔE
+    /// threshold (auto 12).
     #[arg(short, long, default_value = "auto", value_parser = parse_threshold)]
     #[arg(allow_negative_numbers = true)]
     pub threshold: Threshold,
@@ -66,7 +68,7 @@ pub struct CompareArgs {
     /// shift, then a similarity, affine or perspective map from keypoints, and a tone
     /// correction), shift, affine or homography. Parts of A that B does not cover are
     /// never boxed.
-    #[arg(long, default_value = "none", value_parser = str::parse::<AlignMode>)]
+    #[arg(long, default_value = "auto", value_parser = str::parse::<AlignMode>)]
     pub align: AlignMode,
 
     /// A whole-picture change (moved, scaled, rotated, tone): different (exit 1,
@@ -74,11 +76,11 @@ pub struct CompareArgs {
     #[arg(long, default_value = "different", value_parser = str::parse::<GlobalChange>)]
     pub global_change: GlobalChange,
 
-    /// What turns pixel differences into boxes (pixel and fused methods): rules (a ΔE
-    /// threshold and rules for edges, specks, slivers) or model (the change model:
-    /// noise measured from the pair, a multiscale significance test; --threshold is
-    /// then the least visible mean ΔE, auto 2.3).
-    #[arg(long, default_value = "rules", value_parser = str::parse::<Detector>)]
+    /// What turns pixel differences into boxes (pixel and fused methods): model (the
+    /// change model: noise measured from the pair, a multiscale significance test) or
+    /// rules (the former detector, kept for comparison: a ΔE threshold and rules for
+    /// edges, specks, slivers).
+    #[arg(long, default_value = "model", value_parser = str::parse::<Detector>)]
     pub detector: Detector,
 
     /// Tolerate up to N changed pixels (inside the boxes): the verdict is `different`

@@ -276,7 +276,7 @@ fn text_report(r: &Report, written: &[PathBuf]) -> String {
     writeln!(out, "{headline}").unwrap();
     writeln!(
         out,
-        "  SSIM {:.4}   changed {:.3}% of pixels   max ΔE {:.1}   (thresholds: ΔE {}, 1-SSIM {})",
+        "  SSIM {:.4}   changed {:.3}% of pixels   max ΔE {:.1}   (thresholds: ΔE {:.1}, 1-SSIM {})",
         s.ssim,
         s.changed_pixel_ratio * 100.0,
         s.max_delta_e,

@@ -271,20 +271,31 @@ fn fit_channel(xs: &[f32], ys: &[f32]) -> Option<(f64, f64, f64)> {
 pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
     let t = &TUNING;
     let ok = |v: f32| (t.unsaturated.0..=t.unsaturated.1).contains(&v);
-    let used: Vec<&ColourSample> = samples
+    let matches = |s: &ColourSample| (0..3).all(|c| (s.a[c] - s.b[c]).abs() <= 1.0);
+    let mut used: Vec<&ColourSample> = samples
         .iter()
         .filter(|s| s.a.iter().chain(&s.b).all(|&v| ok(v)))
         .collect();
+    // The samples whose agreement decides whether there is anything to fit.
+    let mut judged = used.clone();
     if used.len() < t.min_photometric_samples {
-        return Photometric::IDENTITY;
+        // A page that is almost all white (or black) on one side: a tone change
+        // leaves the other side's levels unsaturated. Those samples are used, but
+        // only when the pair as a whole does not agree (on a white page with one
+        // grey block, white against white is the majority and nothing is fitted).
+        used = samples
+            .iter()
+            .filter(|s| s.a.iter().all(|&v| ok(v)) || s.b.iter().all(|&v| ok(v)))
+            .collect();
+        if used.len() < t.min_photometric_samples {
+            return Photometric::IDENTITY;
+        }
+        judged = samples.iter().collect();
     }
     // Nothing to fit when nearly every sample already matches (the common case of
     // an edited copy): no level would move by the tolerance.
-    let exact = used
-        .iter()
-        .filter(|s| (0..3).all(|c| (s.a[c] - s.b[c]).abs() <= 1.0))
-        .count();
-    if exact as f64 >= t.exact_share * used.len() as f64 {
+    let exact = judged.iter().filter(|s| matches(s)).count();
+    if exact as f64 >= t.exact_share * judged.len() as f64 {
         return Photometric::IDENTITY;
     }
     let mut out = Photometric::IDENTITY;
@@ -377,7 +388,7 @@ pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
     if err(&out) > (1.0 - t.photometric_gain) * err(&Photometric::IDENTITY) {
         return Photometric::IDENTITY;
     }
-    let broken = used
+    let broken = judged
         .iter()
         .filter(|s| {
             let m = 1.0 + out.q(s.x, s.y);
@@ -388,7 +399,7 @@ pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
                 })
         })
         .count();
-    if broken as f64 >= t.exact_broken_share * used.len() as f64 {
+    if broken as f64 >= t.exact_broken_share * judged.len() as f64 {
         return Photometric::IDENTITY;
     }
     // Applied when it moves some level by more than the tolerance.
@@ -461,6 +472,26 @@ mod tests {
             })
             .collect();
         assert!(!estimate(&samples, true).applied);
+    }
+
+    #[test]
+    fn a_white_page_turned_grey_is_a_tone_change_and_a_grey_block_on_it_is_not() {
+        let flat = |a: f32, b: f32| ColourSample {
+            a: [a; 3],
+            b: [b; 3],
+            x: 0.0,
+            y: 0.0,
+        };
+        // B all white (saturated) against A a uniform light grey: only A's levels are
+        // unsaturated, and they still tell the tone change.
+        let samples: Vec<ColourSample> = (0..400).map(|_| flat(248.0, 255.0)).collect();
+        let p = estimate(&samples, true);
+        assert!(p.applied && (p.gain[0] * 248.0 + p.offset[0] - 255.0).abs() < 1.0);
+        // White against white on most of the page, one grey block painted in B:
+        // not a tone change.
+        let mut samples: Vec<ColourSample> = (0..1000).map(|_| flat(255.0, 255.0)).collect();
+        samples.extend((0..400).map(|_| flat(255.0, 128.0)));
+        assert_eq!(estimate(&samples, true), Photometric::IDENTITY);
     }
 
     #[test]

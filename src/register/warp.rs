@@ -162,8 +162,20 @@ pub(crate) fn warp<'a>(
         });
     let _ = bh;
     let uncovered = cover.iter().filter(|&&c| c == 0).count();
+    if !integer && w > 2 && h > 2 {
+        // A resampled B's outermost row and column are not compared: they interpolate
+        // B's own border, where a warp's fill or a lens edge meets the picture. (Not
+        // counted as uncovered: B covers them.)
+        let (wu, hu) = (w as usize, h as usize);
+        cover[..wu].fill(0);
+        cover[(hu - 1) * wu..].fill(0);
+        for row in cover.chunks_mut(wu) {
+            row[0] = 0;
+            row[wu - 1] = 0;
+        }
+    }
     let share = uncovered as f64 / (w as f64 * h as f64).max(1.0);
-    let mask = (uncovered > 0).then(|| {
+    let mask = (cover.contains(&0)).then(|| {
         let eroded = erode_mask(&cover, w as usize, h as usize, erode as usize);
         GrayImage::from_raw(w, h, eroded).expect("sizes agree")
     });
