@@ -169,14 +169,12 @@ pub const CROP_MIN_SIDE: u32 = 1024;
 /// [`detect`] on the part of the pair that differs: the bounds of the `dirty` tiles
 /// (`cols` per row, `tile` px square) with a margin of twice their longer side (at
 /// least [`CROP_MARGIN`]) around them, grown to [`CROP_MIN_SIDE`] px each way, when
-/// that is at most half the picture; the
-/// whole pair otherwise. Pixels outside the crop are exactly equal in both images
+/// that is at most half the picture; the whole pair otherwise. Pixels outside the crop are exactly equal in both images
 /// (no tile there differs), so they hold no change; the margin keeps enough of the
 /// unchanged pair in the crop (the changes at most a twenty-fifth of it) for the
 /// noise to be measured beside them. The result is in the whole picture's
 /// coordinates. A large pair with a few local edits costs the model about their
 /// area, not the picture's.
-#[allow(clippy::too_many_arguments)]
 pub fn detect_near_changes(
     a: &RgbaImage,
     b: &RgbaImage,

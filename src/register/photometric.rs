@@ -271,7 +271,7 @@ fn fit_channel(xs: &[f32], ys: &[f32]) -> Option<(f64, f64, f64)> {
 pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
     let t = &TUNING;
     let ok = |v: f32| (t.unsaturated.0..=t.unsaturated.1).contains(&v);
-    let matches = |s: &ColourSample| (0..3).all(|c| (s.a[c] - s.b[c]).abs() <= 1.0);
+    let agrees = |s: &ColourSample| (0..3).all(|c| (s.a[c] - s.b[c]).abs() <= 1.0);
     let mut used: Vec<&ColourSample> = samples
         .iter()
         .filter(|s| s.a.iter().chain(&s.b).all(|&v| ok(v)))
@@ -294,7 +294,7 @@ pub(crate) fn estimate(samples: &[ColourSample], field: bool) -> Photometric {
     }
     // Nothing to fit when nearly every sample already matches (the common case of
     // an edited copy): no level would move by the tolerance.
-    let exact = judged.iter().filter(|s| matches(s)).count();
+    let exact = judged.iter().filter(|s| agrees(s)).count();
     if exact as f64 >= t.exact_share * judged.len() as f64 {
         return Photometric::IDENTITY;
     }
