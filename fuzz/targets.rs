@@ -7,8 +7,8 @@
 
 use spotdiff::render::{render, Picture};
 use spotdiff::{
-    compare, decode, multipart, probe, AlignMode, Detector, ErrorKind, Image, Limits, Method,
-    Options, Rect, SizePolicy, Style, Threshold, Verdict,
+    compare, decode, multipart, probe, AlignMode, ErrorKind, Image, Limits, Method, Options, Rect,
+    SizePolicy, Style, Threshold, Verdict,
 };
 use std::path::Path;
 
@@ -69,7 +69,7 @@ impl Bytes<'_> {
 /// pixels (cycled), then edits that make B from A (or B's own pixels when the sizes
 /// differ).
 fn pair(data: &[u8]) -> (Image, Image, Options, Style) {
-    // The detector, the registration mode and the sizes' alignment come from a hash of
+    // The registration mode and the sizes' alignment come from a hash of
     // the whole input, not from its bytes in turn: inputs saved before they were
     // drawn keep the meaning of every other field.
     let variant = data
@@ -151,7 +151,6 @@ fn pair(data: &[u8]) -> (Image, Image, Options, Style) {
             (SizePolicy::Error, 1) => SizePolicy::Auto,
             (p, _) => p,
         },
-        detector: [Detector::Rules, Detector::Model][usize::from(variant % 2)],
         align: [
             AlignMode::None,
             AlignMode::Auto,

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::load::Image;
 use crate::map::{Map, TileRect, Tiles, TILE};
 use crate::options::{
-    Detector, GlobalChange, Method, Options, Rect, Settings, SizePolicy, Threshold, DEEP_FLOOR,
-    PIXEL_FLOOR, SSIM_FLOOR,
+    GlobalChange, Method, Options, Rect, Settings, SizePolicy, Threshold, DEEP_FLOOR, PIXEL_FLOOR,
+    SSIM_FLOOR,
 };
 use crate::regions::{self, Region, Sample};
 use crate::register::{
@@ -20,7 +20,7 @@ use crate::register::{
 use crate::report::{
     BoxKind, ChangeBox, Report, Scores, Thresholds, ToleranceReport, Verdict, REPORT_SCHEMA,
 };
-use crate::{fill, pixel, ssim};
+use crate::{pixel, ssim};
 use image::RgbaImage;
 use std::borrow::Cow;
 
@@ -28,19 +28,6 @@ use std::borrow::Cow;
 pub const EVIDENCE_PIXEL: u8 = 1;
 pub const EVIDENCE_SSIM: u8 = 2;
 pub const EVIDENCE_DEEP: u8 = 4;
-/// A region smaller than the minimum area is kept when its unblurred peak change is
-/// this many threshold units: a single strongly changed pixel (a stray red dot, a
-/// text caret) is a change, a faint one is noise.
-const STRONG: f32 = 3.0;
-/// In the fused method, SSIM evidence counts only where the colour difference is at
-/// least this share of the pixel threshold, so SSIM's noise in flat areas and at
-/// shifted edges cannot create boxes on its own ...
-const SSIM_SUPPORT: f32 = 0.3;
-/// ... and up to this share it is scaled down in proportion: the fainter the colour
-/// difference, the stronger the structural change must be. (Measured on the generated
-/// evaluation set and DeepPCB: 0.5 with no scaling missed faint moves and thin text on
-/// similar colours; 0.3 unscaled boxed binarisation jitter on the boards.)
-const SSIM_FULL_SUPPORT: f32 = 0.4;
 /// A deep-feature region is refined onto the pixels whose colour difference is at
 /// least this share of the pixel threshold; with fewer than the minimum area of such
 /// pixels it is a semantic (texture) change.
@@ -139,8 +126,6 @@ pub(crate) struct Fields {
     pub ssim_t: f32,
     pub deep: Option<DeepMap>,
     pub deep_t: f32,
-    /// Fused method: 1 where B was painted flat over A's texture ([`fill::flat_fill_map`]).
-    pub fill: Option<Map>,
     pub ignore: Vec<Rect>,
     /// 255 where registered B covers A; pixels outside are never boxed. `None` when B
     /// covers all of A.
@@ -166,36 +151,15 @@ impl Fields {
                 evidence: EVIDENCE_PIXEL,
             });
         }
-        if !self.pixel.has_tile_at(x, y) {
+        // The SSIM method's evidence: the structural map over its threshold.
+        if self.method != Method::Ssim || !self.pixel.has_tile_at(x, y) || self.ignored(x, y) {
             return None;
         }
-        let de = self.pixel.get(x, y);
-        let pixel_score = de / self.pixel_t;
-        let ssim_score = self
-            .ssim
-            .as_ref()
-            .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
-        let (score, evidence) = match self.method {
-            Method::Pixel => (pixel_score, u8::from(pixel_score >= 1.0) * EVIDENCE_PIXEL),
-            Method::Ssim => (ssim_score, u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
-            Method::Deep => (0.0, 0),
-            Method::Fused => {
-                let ssim_score = supported_ssim(pixel_score, ssim_score);
-                let filled = self.filled(x, y);
-                (
-                    pixel_score.max(ssim_score).max(f32::from(u8::from(filled))),
-                    (u8::from(pixel_score >= 1.0 || filled) * EVIDENCE_PIXEL)
-                        | (u8::from(ssim_score >= 1.0) * EVIDENCE_SSIM),
-                )
-            }
-        };
-        if evidence == 0 || self.ignored(x, y) {
-            return None;
-        }
-        Some(Sample {
+        let score = self.ssim.as_ref()?.get(x, y) / self.ssim_t;
+        (score >= 1.0).then(|| Sample {
             score,
-            delta_e: de,
-            evidence,
+            delta_e: self.pixel.get(x, y),
+            evidence: EVIDENCE_SSIM,
         })
     }
 
@@ -224,29 +188,20 @@ impl Fields {
     }
 
     /// One flag per tile (row-major): false where [`Fields::sample`] is `None` for
-    /// every pixel of the tile, so the region search can skip it. Every evidence
-    /// source that `sample` reads must be accounted for here.
+    /// every pixel of the tile (the SSIM method's map under its threshold), so the
+    /// region search can skip it.
     pub fn live_tiles(&self) -> Vec<bool> {
-        let pixel_level = match self.method {
-            Method::Pixel => self.pixel_t,
-            Method::Fused => SSIM_SUPPORT * self.pixel_t,
-            Method::Ssim => 0.0,
-            // The deep method's boxes come from the deep map, not from `sample`.
-            Method::Deep => f32::INFINITY,
-        };
-        // (A hair under each level: `sample` divides by the threshold.)
-        let mut live = self.pixel.tiles_reaching(pixel_level * LEVEL_MARGIN);
-        if self.method == Method::Ssim {
-            let present = self.pixel.tiles_reaching(f32::NEG_INFINITY);
-            let ssim = self
-                .ssim
-                .as_ref()
-                .map(|m| m.tiles_reaching(self.ssim_t * LEVEL_MARGIN));
-            for (i, l) in live.iter_mut().enumerate() {
-                *l = present[i] && ssim.as_ref().is_none_or(|s| s[i]);
-            }
-        }
-        live
+        let present = self.pixel.tiles_reaching(f32::NEG_INFINITY);
+        // (A hair under the level: `sample` divides by the threshold.)
+        let ssim = self
+            .ssim
+            .as_ref()
+            .map(|m| m.tiles_reaching(self.ssim_t * LEVEL_MARGIN));
+        present
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| p && ssim.as_ref().is_some_and(|s| s[i]))
+            .collect()
     }
 
     /// The change at one pixel in threshold units, 0 in ignored areas; what
@@ -270,17 +225,14 @@ impl Fields {
     #[inline]
     fn score_with(&self, x: u32, y: u32, deep: f32) -> f32 {
         let pixel_score = self.pixel.get(x, y) / self.pixel_t;
-        let ssim_score = self
-            .ssim
-            .as_ref()
-            .map_or(0.0, |m| m.get(x, y) / self.ssim_t);
         match self.method {
             Method::Pixel => pixel_score,
-            Method::Ssim => ssim_score,
+            Method::Ssim => self
+                .ssim
+                .as_ref()
+                .map_or(0.0, |m| m.get(x, y) / self.ssim_t),
             Method::Deep => deep,
-            Method::Fused => pixel_score
-                .max(supported_ssim(pixel_score, ssim_score))
-                .max(deep),
+            Method::Fused => pixel_score.max(deep),
         }
     }
 
@@ -317,47 +269,8 @@ impl Fields {
         }
     }
 
-    /// True where B was painted flat over A's texture.
-    #[inline]
-    pub fn filled(&self, x: u32, y: u32) -> bool {
-        self.fill
-            .as_ref()
-            .is_some_and(|m| m.has_tile_at(x, y) && m.get(x, y) > 0.0)
-    }
-
     fn ignored(&self, x: u32, y: u32) -> bool {
         outside(self.overlap.as_ref(), &self.ignore, x, y)
-    }
-}
-
-/// The bounds of the flat-filled pixels inside `rect`.
-fn fill_bounds(fields: &Fields, rect: Rect) -> Option<Rect> {
-    fields.fill.as_ref()?;
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for y in rect.y..rect.bottom() {
-        for x in rect.x..rect.right() {
-            if fields.filled(x, y) && !fields.ignored(x, y) {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            }
-        }
-    }
-    (x0 != u32::MAX).then(|| Rect {
-        x: x0,
-        y: y0,
-        w: x1 - x0 + 1,
-        h: y1 - y0 + 1,
-    })
-}
-
-/// SSIM's score (threshold units) as fused evidence at a pixel with colour difference
-/// `pixel_score` (threshold units): none below [`SSIM_SUPPORT`], scaled down below
-/// [`SSIM_FULL_SUPPORT`].
-#[inline]
-fn supported_ssim(pixel_score: f32, ssim_score: f32) -> f32 {
-    if pixel_score < SSIM_SUPPORT {
-        0.0
-    } else {
-        ssim_score * (pixel_score / SSIM_FULL_SUPPORT).min(1.0)
     }
 }
 
@@ -439,10 +352,10 @@ fn run<'a>(
     let alpha = a.has_alpha || b.has_alpha || !matches!(alignment, Alignment::None);
     let global = registration.as_ref().map_or_else(Vec::new, global_findings);
 
-    // With the model detector, the pixel and fused methods detect with the change
-    // model; otherwise each method thresholds its own maps.
-    let modelled = matches!(settings.method, Method::Pixel | Method::Fused)
-        && settings.detector == Detector::Model;
+    // The pixel and fused methods detect with the change model; the SSIM and deep
+    // methods threshold their own maps (the colour difference gives their boxes'
+    // figures and, for the deep method, colour support).
+    let modelled = matches!(settings.method, Method::Pixel | Method::Fused);
     let pixel_t = match settings.pixel_threshold {
         Threshold::Fixed(t) => t,
         Threshold::Auto if modelled => MODEL.jnd,
@@ -528,12 +441,6 @@ fn run<'a>(
     };
 
     let clock = std::time::Instant::now();
-    let fill = match (&ssim_map, settings.method) {
-        (Some(_), Method::Fused) if detection.is_none() => {
-            fill::flat_fill_map(&ia, &ib, &pixel_map, SSIM_SUPPORT * pixel_t)
-        }
-        _ => None,
-    };
     let fields = Fields {
         method: settings.method,
         pixel: pixel_map,
@@ -542,7 +449,6 @@ fn run<'a>(
         ssim_t,
         deep,
         deep_t,
-        fill,
         ignore: settings.ignore.clone(),
         overlap,
         marked: detection.as_mut().map(|d| std::mem::take(&mut d.marked)),
@@ -556,8 +462,8 @@ fn run<'a>(
                 ..to_box(&f.region)
             })
             .collect(),
-        None if tiles.is_clean() || settings.method == Method::Deep => Vec::new(),
-        None => find_regions(&fields, &settings, (&ia, &ib), alpha, cancel)
+        None if tiles.is_clean() || settings.method != Method::Ssim => Vec::new(),
+        None => structural_regions(&fields, &settings, cancel)
             .iter()
             .map(to_box)
             .collect(),
@@ -872,11 +778,11 @@ fn add_deep_boxes(fields: &Fields, settings: &Settings, boxes: &mut Vec<ChangeBo
     }
 }
 
-/// The pixel map and SSIM (score, and the map where the method uses it), each
-/// computed only where it can matter: the score everywhere near a difference; in
-/// the fused method the SSIM map's shift search only in tiles where the colour
-/// difference reaches the support level; in the SSIM method the pixel map only in
-/// tiles where SSIM found a change.
+/// The maps of the SSIM and deep methods (the pixel and fused methods use the change
+/// model's): the colour difference and SSIM, each computed only where it can matter.
+/// The deep method: the colour difference near every difference (its boxes' colour
+/// support) and SSIM's score. The SSIM method: the SSIM map, and the colour
+/// difference (its boxes' figures) only in tiles where SSIM found a change.
 fn change_maps(
     (a, b): (&RgbaImage, &RgbaImage),
     alpha: bool,
@@ -886,13 +792,10 @@ fn change_maps(
     cancel: &Cancel,
 ) -> Result<(Map, ssim::Ssim)> {
     let work = tiles.near_dirty();
-    // Values under these levels are never compared with a threshold (see `pixel_map`):
-    // the fused method reads ΔE down to SSIM's support, the others down to the deep
-    // support; SSIM is read from half its threshold (shift search, `ssim::MapKind`).
-    let pixel_care = match method {
-        Method::Fused => SSIM_SUPPORT.min(DEEP_SUPPORT),
-        _ => DEEP_SUPPORT,
-    } * pixel_t;
+    // Colour differences under this level are never compared with a threshold (see
+    // `pixel_map`); SSIM is read from half its threshold (shift search,
+    // `ssim::MapKind`).
+    let pixel_care = DEEP_SUPPORT * pixel_t;
     let ssim_care = 0.5 * ssim_t;
     // SSIM reads its planes through the token: a cancelled comparison stops at the
     // next segment (see `crate::cancel`).
@@ -901,43 +804,27 @@ fn change_maps(
         Watched::new(ssim::Luma(b), cancel),
     );
     let ssim_of = |kind| crate::cancel::catching(|| Ok(ssim::compute(&la, &lb, tiles, kind)));
-    Ok(match method {
-        Method::Pixel | Method::Deep => {
-            let (pixel, ssim) = rayon::join(
-                || pixel_map(a, b, alpha, &work, pixel_care, cancel),
-                || ssim_of(ssim::MapKind::None),
-            );
-            (pixel?, ssim?)
-        }
-        Method::Fused => {
-            let pixel = pixel_map(a, b, alpha, &work, pixel_care, cancel)?;
-            let supported = pixel.tiles_reaching(pixel_care * LEVEL_MARGIN);
-            cancel.check("SSIM map")?;
-            let kind = ssim::MapKind::ShiftTolerant {
-                shift: ssim::SHIFT,
-                care: ssim_care,
-                only: Some(&supported),
-            };
-            let ssim = ssim_of(kind)?;
-            (pixel, ssim)
-        }
-        Method::Ssim => {
-            let kind = ssim::MapKind::ShiftTolerant {
-                shift: ssim::SHIFT,
-                care: ssim_care,
-                only: None,
-            };
-            let ssim = ssim_of(kind)?;
-            let changed = ssim.map.tiles_reaching(ssim_t * LEVEL_MARGIN);
-            let work: Vec<TileRect> = work
-                .into_iter()
-                .filter(|t| changed[((t.y / TILE) * tiles.cols + t.x / TILE) as usize])
-                .collect();
-            // ΔE is only read for the boxes' statistics here: exact from the care
-            // level up, and under it at most the direct (unshifted) difference.
-            (pixel_map(a, b, alpha, &work, pixel_care, cancel)?, ssim)
-        }
-    })
+    if method != Method::Ssim {
+        let (pixel, ssim) = rayon::join(
+            || pixel_map(a, b, alpha, &work, pixel_care, cancel),
+            || ssim_of(ssim::MapKind::None),
+        );
+        return Ok((pixel?, ssim?));
+    }
+    let kind = ssim::MapKind::ShiftTolerant {
+        shift: ssim::SHIFT,
+        care: ssim_care,
+        only: None,
+    };
+    let ssim = ssim_of(kind)?;
+    let changed = ssim.map.tiles_reaching(ssim_t * LEVEL_MARGIN);
+    let work: Vec<TileRect> = work
+        .into_iter()
+        .filter(|t| changed[((t.y / TILE) * tiles.cols + t.x / TILE) as usize])
+        .collect();
+    // ΔE is only read for the boxes' statistics here: exact from the care level up,
+    // and under it at most the direct (unshifted) difference.
+    Ok((pixel_map(a, b, alpha, &work, pixel_care, cancel)?, ssim))
 }
 
 /// [`pixel::pixel_map`] in bands of whole tile rows, with the token checked between
@@ -1068,155 +955,25 @@ fn overlaps(a: &ChangeBox, b: &ChangeBox) -> bool {
     a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
 }
 
-fn find_regions(
-    fields: &Fields,
-    settings: &Settings,
-    (a, b): (&RgbaImage, &RgbaImage),
-    alpha: bool,
-    cancel: &Cancel,
-) -> Vec<Region> {
-    let (w, h) = a.dimensions();
+/// The SSIM method's regions: the pixels where the structural map reaches its
+/// threshold, as connected regions merged within the merge distance, each of at
+/// least the minimum area.
+fn structural_regions(fields: &Fields, settings: &Settings, cancel: &Cancel) -> Vec<Region> {
+    let (w, h) = (fields.pixel.width, fields.pixel.height);
     let live = fields.live_tiles();
-    // The token is read once every 64 pixels of a row, and before each piece's
-    // checks below; a cancelled search unwinds (see `crate::cancel`).
+    // The token is read once every 64 pixels of a row; a cancelled search unwinds
+    // (see `crate::cancel`).
     let found = regions::components(w, h, Some(&live), |x, y| {
         if x % 64 == 0 {
             cancel.bail("regions");
         }
         fields.sample(x, y)
     });
-    // Faint pieces that are small or thin (under 4 px thick) and lie on an edge that
-    // both images have are that edge moved by a few pixels (binarisation, resampling,
-    // alignment jitter): drop them before they can be merged into a real change.
-    let faint =
-        |r: &Region| r.sum_delta_e / (r.changed_pixels as f64) < 2.0 * f64::from(fields.pixel_t);
-    let small_or_thin = |r: &Region| {
-        let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
-        r.changed_pixels < u64::from(settings.min_area) || r.changed_pixels < 4 * length
-    };
-    // A faint piece that one shift of at most the pixel map's tolerance explains as
-    // a whole is a displacement (a misaligned scan, an edge moved by binarisation),
-    // not a change: a changed word or an erased object is not explained by moving it.
-    // (The pixel map asks each 3×3 patch for its own shift; this asks the piece.)
-    let displaced = |r: &Region| pixel::one_shift_explains(a, b, alpha, r.rect());
-    let found: Vec<Region> = found
-        .into_iter()
-        .inspect(|_| cancel.bail("regions"))
-        .filter(|r| !(faint(r) && small_or_thin(r) && on_shared_edge(a, b, r.rect())))
-        .filter(|r| !(faint(r) && displaced(r)))
-        .collect();
-    // The outermost SHIFT px cannot be checked against a shift (the matching content
-    // may lie outside the image): faint changes confined to that border are dropped.
-    let border = pixel::SHIFT as u32;
-    let found: Vec<Region> = found
-        .into_iter()
-        .filter(|r| {
-            let in_border = r.x1 < border
-                || r.y1 < border
-                || r.x0 + border >= a.width()
-                || r.y0 + border >= a.height();
-            !(in_border && faint(r))
-        })
-        .collect();
-    // When B as a whole is A moved by a pixel or two, the strips along the edges the
-    // picture moved across hold content the other image never had (or padding):
-    // pieces confined to those strips are the displacement, not a change.
-    let edge =
-        |r: &Region| r.x0 == 0 || r.y0 == 0 || r.x1 + 1 == a.width() || r.y1 + 1 == a.height();
-    let shift = if found.iter().any(edge) {
-        crate::align::global_shift(a, b, pixel::SHIFT)
-    } else {
-        None
-    };
-    let found: Vec<Region> = match shift {
-        None => found,
-        Some((dx, dy)) => {
-            let (bx, by) = (dx.unsigned_abs() + border, dy.unsigned_abs() + border);
-            found
-                .into_iter()
-                .filter(|r| {
-                    let strip_x = dx != 0 && (r.x1 < bx || r.x0 + bx >= a.width());
-                    let strip_y = dy != 0 && (r.y1 < by || r.y0 + by >= a.height());
-                    !(strip_x || strip_y)
-                })
-                .collect()
-        }
-    };
     cancel.bail("regions");
-    let found = regions::drop_slivers(found, fields.pixel_t);
-    let merged = regions::merge_near(found, settings.merge_distance);
-    let merged = regions::drop_slivers(merged, fields.pixel_t);
-    // A small region survives only if it changed strongly and not on a shared edge
-    // (an isolated stray pixel is a change; binarisation noise along an edge is not).
-    cancel.bail("regions");
-    let kept = regions::drop_specks(merged, settings.min_area, STRONG, |r| {
-        cancel.bail("regions");
-        if on_shared_edge(a, b, r.rect()) {
-            0.0
-        } else {
-            pixel::raw_peak(a, b, alpha, r.rect()) / fields.pixel_t
-        }
-    });
-    // Shrink each box onto the pixels that really changed (the blur widened it), then
-    // count what lies inside, so the box, its numbers and the mask agree.
-    kept.into_iter()
-        .map(|r| {
-            cancel.bail("boxes");
-            let raw = pixel::raw_bounds(a, b, alpha, r.rect(), fields.pixel_t);
-            let tight = match (raw, fill_bounds(fields, r.rect())) {
-                (Some(raw), Some(fill)) => Some(raw.union(fill)),
-                (raw, fill) => raw.or(fill),
-            };
-            restat(fields, tight.unwrap_or(r.rect())).unwrap_or(r)
-        })
+    regions::merge_near(found, settings.merge_distance)
+        .into_iter()
+        .filter(|r| r.changed_pixels >= u64::from(settings.min_area))
         .collect()
-}
-
-/// The statistics of the changed pixels inside `rect`, as one region with that box.
-fn restat(fields: &Fields, rect: Rect) -> Option<Region> {
-    let mut r = Region {
-        x0: rect.x,
-        y0: rect.y,
-        x1: rect.right() - 1,
-        y1: rect.bottom() - 1,
-        changed_pixels: 0,
-        sum_delta_e: 0.0,
-        peak_delta_e: 0.0,
-        peak_score: 0.0,
-        evidence: 0,
-    };
-    for y in rect.y..rect.bottom() {
-        for x in rect.x..rect.right() {
-            if let Some(s) = fields.sample(x, y) {
-                r.changed_pixels += 1;
-                r.sum_delta_e += f64::from(s.delta_e);
-                r.peak_delta_e = r.peak_delta_e.max(s.delta_e);
-                r.peak_score = r.peak_score.max(s.score);
-                r.evidence |= s.evidence;
-            }
-        }
-    }
-    (r.changed_pixels > 0).then_some(r)
-}
-
-/// True when both images have a strong luma edge (a range of at least a quarter of
-/// full scale) within 2 px of `r`.
-fn on_shared_edge(a: &RgbaImage, b: &RgbaImage, r: Rect) -> bool {
-    const MARGIN: u32 = 2;
-    const EDGE: u8 = 64;
-    let (w, h) = a.dimensions();
-    let (x0, y0) = (r.x.saturating_sub(MARGIN), r.y.saturating_sub(MARGIN));
-    let (x1, y1) = ((r.right() + MARGIN).min(w), (r.bottom() + MARGIN).min(h));
-    [a, b].iter().all(|img| {
-        let (mut lo, mut hi) = (u8::MAX, 0u8);
-        for y in y0..y1 {
-            for x in x0..x1 {
-                let l = crate::color::luma_over_white(img.get_pixel(x, y).0);
-                (lo, hi) = (lo.min(l), hi.max(l));
-            }
-        }
-        hi.saturating_sub(lo) >= EDGE
-    })
 }
 
 fn to_box(r: &Region) -> ChangeBox {

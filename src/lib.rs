@@ -23,7 +23,6 @@ pub(crate) mod cancel;
 pub(crate) mod change;
 pub(crate) mod color;
 pub(crate) mod compare;
-pub(crate) mod fill;
 pub(crate) mod load;
 pub(crate) mod map;
 pub(crate) mod options;
@@ -55,8 +54,8 @@ pub use load::{
     check_pair, decode, decode_cancellable, load, probe, read_file, Header, Image, ImageInfo,
 };
 pub use options::{
-    AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold,
-    Tolerance, DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
+    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Threshold, Tolerance,
+    DEEP_FLOOR, PIXEL_FLOOR, SSIM_FLOOR,
 };
 pub use render::{Picture, Style};
 pub use report::{BoxKind, ChangeBox, Report, ToleranceReport, Verdict};

@@ -106,32 +106,6 @@ impl std::str::FromStr for SizePolicy {
     }
 }
 
-/// Which detector turns the pixel evidence into boxes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Detector {
-    /// The former detector, kept for comparison: a ΔE threshold after a blur and a
-    /// ±3 px shift tolerance, and the rules on top of it (edges, specks, slivers,
-    /// flat fills).
-    Rules,
-    /// The change model: the pair's own noise, a multiscale a-contrario test
-    /// (see the README, "Change model").
-    #[default]
-    Model,
-}
-
-impl std::str::FromStr for Detector {
-    type Err = String;
-    /// `rules` or `model`.
-    fn from_str(s: &str) -> std::result::Result<Detector, String> {
-        match s {
-            "rules" => Ok(Detector::Rules),
-            "model" => Ok(Detector::Model),
-            _ => Err(format!("unknown detector `{s}` (use rules or model)")),
-        }
-    }
-}
-
 impl std::str::FromStr for GlobalChange {
     type Err = String;
     /// `different` or `ignore`.
@@ -253,9 +227,6 @@ pub struct Options {
     /// `different`.
     /// Default: [`GlobalChange::Different`].
     pub global_change: GlobalChange,
-    /// Which detector turns the pixel evidence into boxes (pixel and fused methods).
-    /// Default: [`Detector::Model`].
-    pub detector: Detector,
     /// How much boxed change is tolerated before the verdict is `different` (the
     /// boxes are reported either way).
     /// Default: none (any box makes the pair `different`).
@@ -307,7 +278,6 @@ impl Default for Options {
             size_policy: SizePolicy::Auto,
             align: AlignMode::Auto,
             global_change: GlobalChange::Different,
-            detector: Detector::Model,
             tolerance: Tolerance::default(),
             limits: Limits::default(),
         }
@@ -334,7 +304,6 @@ pub struct Settings {
     pub size_policy: SizePolicy,
     pub align: AlignMode,
     pub global_change: GlobalChange,
-    pub detector: Detector,
     pub tolerance: Tolerance,
 }
 
@@ -405,7 +374,6 @@ impl Options {
             size_policy: self.size_policy,
             align: self.align,
             global_change: self.global_change,
-            detector: self.detector,
             tolerance: self.tolerance,
         })
     }

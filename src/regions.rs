@@ -227,35 +227,6 @@ pub fn merge_near(mut regions: Vec<Region>, distance: u32) -> Vec<Region> {
     regions
 }
 
-/// Drops faint slivers: components much longer than they are filled (under one
-/// changed pixel per pixel of length) whose mean change is under twice the threshold.
-/// That is the signature of an edge displaced by a few pixels (binarisation,
-/// resampling, alignment jitter), not of a new or removed object.
-pub fn drop_slivers(regions: Vec<Region>, pixel_t: f32) -> Vec<Region> {
-    regions
-        .into_iter()
-        .filter(|r| {
-            let length = u64::from((r.x1 - r.x0 + 1).max(r.y1 - r.y0 + 1));
-            let mean = r.sum_delta_e / r.changed_pixels.max(1) as f64;
-            r.changed_pixels >= length || mean >= 2.0 * f64::from(pixel_t)
-        })
-        .collect()
-}
-
-/// Keeps regions big enough, or strong enough: `strength(region)` (in threshold
-/// units) at least `strong`. It is asked only of the small ones.
-pub fn drop_specks(
-    regions: Vec<Region>,
-    min_area: u32,
-    strong: f32,
-    mut strength: impl FnMut(&Region) -> f32,
-) -> Vec<Region> {
-    regions
-        .into_iter()
-        .filter(|r| r.changed_pixels >= u64::from(min_area) || strength(r) >= strong)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,24 +374,5 @@ mod tests {
                 h: 2
             }
         );
-    }
-
-    #[test]
-    fn faint_slivers_go_solid_lines_stay() {
-        let dotted = from_mask(&["#", ".", "#", ".", "#", ".", "#", "."]);
-        assert_eq!(dotted.len(), 4);
-        let sparse = merge_near(dotted, 1);
-        assert_eq!(sparse.len(), 1);
-        assert!(drop_slivers(sparse.clone(), 12.0).is_empty());
-        assert_eq!(drop_slivers(sparse, 5.0).len(), 1, "strong change stays");
-        let solid = from_mask(&["#", "#", "#", "#"]);
-        assert_eq!(drop_slivers(solid, 12.0).len(), 1);
-    }
-
-    #[test]
-    fn specks_go_unless_strong() {
-        let r = from_mask(&["#.....", "......", "....##"]);
-        assert_eq!(drop_specks(r.clone(), 2, 3.0, |r| r.peak_score).len(), 1);
-        assert_eq!(drop_specks(r, 2, 1.0, |r| r.peak_score).len(), 2);
     }
 }

@@ -361,7 +361,7 @@ fn demo_pair_finds_every_edit() {
     }
 }
 
-/// The change model (`--detector model --align auto`): the nuisances it already
+/// The change model (the default detector, with `--align auto`): the nuisances it already
 /// explains from the pair's own noise and registration give zero boxes, and the demo
 /// pair's four edits are four boxes, each significant and on its edit. (JPEG q75,
 /// brightness with clipping and re-rendered text still give boxes with the model:
@@ -370,7 +370,6 @@ fn demo_pair_finds_every_edit() {
 fn the_change_model_measures_the_noise_and_finds_the_edits() {
     let model = |m: Method| spotdiff::Options {
         method: m,
-        detector: spotdiff::Detector::Model,
         align: spotdiff::AlignMode::Auto,
         ..spotdiff::Options::default()
     };

@@ -567,10 +567,7 @@ fn the_change_model_finds_changes_over_half_of_a_small_picture() {
     // looks-same's single-channel changes recolour 52 % of a 50×50 picture: the first
     // noise estimate leaves out what changed coherently, or the change passes for
     // noise and raises the floor above itself.
-    let model = spotdiff::Options {
-        detector: spotdiff::Detector::Model,
-        ..spotdiff::Options::default()
-    };
+    let model = spotdiff::Options::default();
     for c in ["red", "green", "blue"] {
         let r = pair_with(&format!("{LS}/ref.png"), &format!("{LS}/{c}.png"), &model);
         assert_eq!(r.boxes.len(), 1, "{c}: {:?}", r.boxes);

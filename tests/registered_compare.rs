@@ -174,8 +174,7 @@ fn pictures_of_b_show_b_as_given_with_the_boxes_mapped_onto_it() {
     let t = truth();
     let patch = img(t["patch"].as_str().unwrap()).rgba;
     let style = Style::default();
-    // (Not `crop10`: see the known gap of the change model's test below.)
-    for name in ["shift", "rot3", "scale05"] {
+    for name in ["shift", "crop10", "rot3", "scale05"] {
         let c = &t["cases"][name];
         let a = img(c["a"].as_str().unwrap());
         let at = rect(&c["paste_b"]);
@@ -203,37 +202,4 @@ fn pictures_of_b_show_b_as_given_with_the_boxes_mapped_onto_it() {
         let (bw, bh) = b.rgba.dimensions();
         assert_eq!(side.dimensions(), (aw + 12 + bw, ah.max(bh)), "{name}");
     }
-}
-
-/// The change model on every registered case: one box on the pasted object (in A's
-/// coordinates), none without it. Known gap, left out here: `crop10` (B cropped
-/// and rescaled up, then resampled back) keeps one region of a dozen pixels on a
-/// sharp ridge of the photo, which the blur of two resamplings lowered; edge jitter
-/// explains moved edges, not blurred ridges (a curvature term would).
-#[test]
-fn the_change_model_boxes_only_the_pasted_object_in_every_registered_case() {
-    let options = Options {
-        detector: spotdiff::Detector::Model,
-        ..aligned()
-    };
-    let t = truth();
-    let patch = img(t["patch"].as_str().unwrap()).rgba;
-    let mut failures = Vec::new();
-    let cases = t["cases"].as_object().unwrap();
-    assert!(cases.len() >= 8, "{} cases", cases.len());
-    for (name, c) in cases.iter().filter(|(name, _)| *name != "crop10") {
-        let a = img(c["a"].as_str().unwrap());
-        let b = img(c["b"].as_str().unwrap());
-        let clean = spotdiff::compare(&a, &b, &options).unwrap().report;
-        if !clean.boxes.is_empty() {
-            failures.push(format!(
-                "{name}: boxes without the paste: {:?}",
-                clean.boxes
-            ));
-        }
-        let b = pasted(&b, &patch, rect(&c["paste_b"]));
-        let with = spotdiff::compare(&a, &b, &options).unwrap().report;
-        failures.extend(one_box_on_the_paste(name, c, &with));
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -87,7 +87,6 @@ OPTION_DEFAULTS: Dict[str, Any] = {
     "size_policy": "auto",
     "align": "auto",
     "global_change": "different",
-    "detector": "model",
     "max_pixels": 100_000_000,
     "max_diff_pixels": None,
     "max_diff_ratio": None,
@@ -410,7 +409,7 @@ class Comparer:
     ``merge_distance``, ``ignore`` (a list of ``(x, y, w, h)``), ``size_policy``
     (``auto``, ``error``, ``align``, ``resize``, ``pad``), ``align`` (``none``,
     ``auto``, ``shift``, ``affine``, ``homography``), ``global_change``
-    (``different``, ``ignore``), ``detector`` (``rules``, ``model``), ``max_pixels``,
+    (``different``, ``ignore``), ``max_pixels``,
     ``max_diff_pixels`` and ``max_diff_ratio`` (tolerances: the verdict is ``same`` while
     the boxes hold no more changed pixels, the boxes are still listed); ``channels`` (``"rgb"`` or
     ``"bgr"``) is how numpy inputs are ordered.

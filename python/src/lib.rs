@@ -13,7 +13,7 @@ use pyo3::types::PyByteArray;
 use spotdiff::deep::{default_model, Backbone, ModelSpec};
 use spotdiff::render::{parse_hex_color, render, Picture};
 use spotdiff::{
-    AlignMode, Detector, ErrorKind, GlobalChange, Hint, Image, LimitKind, Limits, Method,
+    AlignMode, ErrorKind, GlobalChange, Hint, Image, LimitKind, Limits, Method,
     Options as LibOptions, Rect, SizePolicy, Style, Threshold,
 };
 use std::path::{Path, PathBuf};
@@ -192,7 +192,7 @@ impl Options {
     #[new]
     #[pyo3(signature = (*, method="fused", threshold=None, ssim_threshold=None, deep_threshold=None,
         min_area=12, merge_distance=12, ignore=None, size_policy="auto", align="auto",
-        global_change="different", detector="model", max_pixels=100_000_000,
+        global_change="different", max_pixels=100_000_000,
         max_diff_pixels=None, max_diff_ratio=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -206,7 +206,6 @@ impl Options {
         size_policy: &str,
         align: &str,
         global_change: &str,
-        detector: &str,
         max_pixels: i64,
         max_diff_pixels: Option<i64>,
         max_diff_ratio: Option<f64>,
@@ -250,9 +249,6 @@ impl Options {
             size_policy,
             align,
             global_change,
-            detector: detector
-                .parse::<Detector>()
-                .map_err(|e: String| option_err("detector", format!("{detector:?}"), &e))?,
             tolerance: spotdiff::Tolerance {
                 max_diff_pixels: max_diff_pixels
                     .map(|n| count("max_diff_pixels", n, u64::MAX))

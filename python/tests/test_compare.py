@@ -86,14 +86,14 @@ def test_size_policies_and_model_none_as_the_cli() -> None:
 
 def test_defaults_are_the_clis() -> None:
     help_text = cli("compare", "--help").stdout
-    for name in ("min_area", "size_policy", "align", "global_change", "detector", "max_pixels"):
+    for name in ("min_area", "size_policy", "align", "global_change", "max_pixels"):
         assert f"[default: {spotdiff.OPTION_DEFAULTS[name]}]" in help_text, name
     assert spotdiff.OPTION_DEFAULTS["min_area"] == 12
     assert spotdiff.OPTION_DEFAULTS["merge_distance"] == 12
     assert spotdiff.OPTION_DEFAULTS["max_pixels"] == 100_000_000
     assert f"[default: {spotdiff.OPTION_DEFAULTS['max_pixels']}]" in help_text
     for flag in ("--threshold", "--ssim-threshold", "--deep-threshold", "--min-area",
-                 "--merge-distance", "--ignore", "--size-policy", "--align", "--global-change", "--detector",
+                 "--merge-distance", "--ignore", "--size-policy", "--align", "--global-change",
                  "--max-pixels", "--method",
                  "--model", "--ort-lib"):
         assert flag in help_text

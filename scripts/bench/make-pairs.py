@@ -8,12 +8,16 @@ For each size it writes, under OUT/<label>/:
                 - paste:    a patch from another photo pasted in
                 - erase:    a rectangle erased and filled with the surrounding colour
                 - recolour: an elliptical region with its hue rotated
+              "4k-large" (the 4K photo) has five large edits over about 10 % of the
+              pixels: the three above, larger, plus
+                - tint:     a rectangle made 8 levels brighter (a faint, coherent change)
+                - blur:     a rectangle blurred (Gaussian, sigma 3 px)
   a_copy.png  a byte-for-byte copy of a.png (equal-inputs timing; no re-encoding)
 
 Everything is deterministic (fixed seed). PNGs are 8-bit RGB.
 
 Usage: .deps/bench/venv/bin/python scripts/bench/make-pairs.py [--out bench-data]
-           [--sizes 512,1080p,4k]
+           [--sizes 512,1080p,4k,4k-large]
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import skimage
-from PIL import Image
+from PIL import Image, ImageFilter
 
 SEED = 20240517
 DATA = Path(skimage.__file__).parent / "data"
@@ -35,7 +39,10 @@ SIZES = {
     "512": (512, 512, "astronaut.png", "coffee.png"),
     "1080p": (1920, 1080, "coffee.png", "chelsea.png"),
     "4k": (3840, 2160, "motorcycle_left.png", "astronaut.png"),
+    "4k-large": (3840, 2160, "motorcycle_left.png", "astronaut.png"),
 }
+# labels whose edits are larger (times this) and five, not three
+LARGE = {"4k-large": 2.8}
 GRAIN_SIGMA = 1.5  # in 8-bit levels
 
 
@@ -76,7 +83,7 @@ def place(rng, W, H, w, h, taken, margin):
 
 def make(label: str, out: Path, rng: np.random.Generator) -> dict:
     W, H, base_name, patch_name = SIZES[label]
-    s = min(W, H) / 512.0
+    s = min(W, H) / 512.0 * LARGE.get(label, 1.0)
     a = np.asarray(fit(load(base_name), W, H)).astype(np.float64)
     a += rng.normal(0.0, GRAIN_SIGMA, a.shape)
     a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
@@ -124,6 +131,21 @@ def make(label: str, out: Path, rng: np.random.Generator) -> dict:
     box = (x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
     taken.append((x, y, w, h))
     edits.append({"kind": "recolour", "x": box[0], "y": box[1], "w": box[2], "h": box[3]})
+
+    if label in LARGE:
+        # 4. faint tint: +8 levels on every channel (clipped)
+        tw, th = int(72 * s), int(48 * s)
+        x, y, w, h = place(rng, W, H, tw, th, taken, margin)
+        b[y:y + h, x:x + w] = np.clip(a[y:y + h, x:x + w].astype(np.int32) + 8, 0, 255)
+        taken.append((x, y, w, h))
+        edits.append({"kind": "tint", "x": x, "y": y, "w": w, "h": h})
+        # 5. blurred rectangle
+        bw, bh = int(56 * s), int(40 * s)
+        x, y, w, h = place(rng, W, H, bw, bh, taken, margin)
+        blurred = Image.fromarray(a[y:y + h, x:x + w]).filter(ImageFilter.GaussianBlur(3))
+        b[y:y + h, x:x + w] = np.asarray(blurred)
+        taken.append((x, y, w, h))
+        edits.append({"kind": "blur", "x": x, "y": y, "w": w, "h": h})
 
     d = out / label
     d.mkdir(parents=True, exist_ok=True)

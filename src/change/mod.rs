@@ -425,8 +425,7 @@ pub fn detect(
                 floor: ask.floor,
                 min_area: ask.min_area,
             };
-            shift::explaining_move(a, b, &r, &noise, model, check, (g.x0, g.y0, g.x1, g.y1))
-                .is_none()
+            shift::explanation(a, b, &r, &noise, model, check, (g.x0, g.y0, g.x1, g.y1)).is_none()
         })
         .map(|mut f| {
             // The box's figures are those of every marked pixel inside it (what the
@@ -750,5 +749,39 @@ mod tests {
             .found
             .iter()
             .all(|f| f.region.x0 >= 90 && f.log10_nfa < 0.0));
+    }
+
+    #[test]
+    fn a_resampling_blur_is_not_a_change_and_a_pasted_block_in_it_is() {
+        // B is A softened by a 3×3 binomial kernel over a stroke in 46..54 × 16..22,
+        // as a crop rescaled and registered back softens them.
+        let a = page();
+        let blurred = |img: &RgbaImage| {
+            let mut out = img.clone();
+            for y in 16..22u32 {
+                for x in 46..54u32 {
+                    let mut sum = 0u32;
+                    for (yy, ky) in [(y - 1, 1), (y, 2), (y + 1, 1)] {
+                        for (xx, kx) in [(x - 1, 1), (x, 2), (x + 1, 1)] {
+                            sum += ky * kx * u32::from(img.get_pixel(xx, yy).0[0]);
+                        }
+                    }
+                    let v = ((sum + 8) / 16) as u8;
+                    out.put_pixel(x, y, Rgba([v, v, v, 255]));
+                }
+            }
+            out
+        };
+        let b = blurred(&a);
+        assert!(b != a);
+        assert!(boxes(&a, &b).is_empty(), "{:?}", boxes(&a, &b));
+        // A dark block pasted among the softened strokes is no blur of A.
+        let mut pasted = b.clone();
+        for y in 20..26 {
+            for x in 60..66 {
+                pasted.put_pixel(x, y, Rgba([30, 30, 160, 255]));
+            }
+        }
+        assert_eq!(boxes(&a, &pasted), vec![(60, 20, 6, 6)]);
     }
 }

@@ -10,8 +10,7 @@
 use clap::{Args, Parser};
 use spotdiff::render::parse_hex_color;
 use spotdiff::{
-    AlignMode, Detector, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold,
-    Tolerance,
+    AlignMode, GlobalChange, Limits, Method, Options, Rect, SizePolicy, Style, Threshold, Tolerance,
 };
 
 /// What a comparison is told: evidence, thresholds, regions, sizes, limits.
@@ -26,8 +25,7 @@ pub struct CompareArgs {
 
     /// The least mean colour difference (ΔE) a change must have to be boxed, or
     /// `auto` (2.3, a just-noticeable difference, raised to the pair's measured noise;
-    /// a clearly visible change is 10+). With --detector rules: the per-pixel ΔE
-    /// threshold (auto 12).
+    /// a clearly visible change is 10+).
     #[arg(short, long, default_value = "auto", value_parser = parse_threshold)]
     #[arg(allow_negative_numbers = true)]
     pub threshold: Threshold,
@@ -76,13 +74,6 @@ pub struct CompareArgs {
     #[arg(long, default_value = "different", value_parser = str::parse::<GlobalChange>)]
     pub global_change: GlobalChange,
 
-    /// What turns pixel differences into boxes (pixel and fused methods): model (the
-    /// change model: noise measured from the pair, a multiscale significance test) or
-    /// rules (the former detector, kept for comparison: a ΔE threshold and rules for
-    /// edges, specks, slivers).
-    #[arg(long, default_value = "model", value_parser = str::parse::<Detector>)]
-    pub detector: Detector,
-
     /// Tolerate up to N changed pixels (inside the boxes): the verdict is `different`
     /// only above it; the boxes are still listed (like Playwright's maxDiffPixels).
     #[arg(long, value_name = "N")]
@@ -113,7 +104,6 @@ impl CompareArgs {
             size_policy: self.size_policy,
             align: self.align,
             global_change: self.global_change,
-            detector: self.detector,
             tolerance: Tolerance {
                 max_diff_pixels: self.max_diff_pixels,
                 max_diff_ratio: self.max_diff_ratio,

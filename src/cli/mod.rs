@@ -131,7 +131,6 @@ mod tests {
             "size-policy" => "pad",
             "align" => "shift",
             "global-change" => "ignore",
-            "detector" => "rules",
             "color" | "tolerated-color" => "#00c8ff",
             "max-diff-ratio" => "0.01",
             "fill-opacity" => "0.25",

@@ -14,17 +14,14 @@
 //! larger difference counts.
 //!
 //! The module is split along its seams: `map` builds the change map (tiles, shift
-//! search), `probes` answers the point queries about one region that the comparison
-//! asks while it builds boxes, and `reference` (tests only) keeps the
-//! straightforward implementation the map is checked against.
+//! search), and `reference` (tests only) keeps the straightforward implementation the
+//! map is checked against.
 
 mod map;
-mod probes;
 #[cfg(test)]
 mod reference;
 
 pub use map::pixel_map;
-pub use probes::{one_shift_explains, raw_bounds, raw_peak};
 
 use crate::color::rgba_over_to_lab;
 use crate::map::TileRect;
@@ -34,9 +31,6 @@ use image::RgbaImage;
 pub const BLUR_SIGMA: f32 = 1.0;
 /// Shift tolerance in px.
 pub const SHIFT: i32 = 3;
-/// A shift explains a displacement when it leaves at most this share of the
-/// unshifted RMS difference.
-const RESIDUAL: f64 = 0.3;
 /// Radius of the patch that one shift must explain (1 = 3×3).
 pub const PATCH: i32 = 1;
 
@@ -136,10 +130,4 @@ fn shifts() -> &'static [(i32, i32)] {
         s.sort_by_key(|&(x, y)| x * x + y * y);
         s
     })
-}
-
-#[inline]
-fn d2(p: [f32; 3], q: [f32; 3]) -> f32 {
-    let (a, b, c) = (p[0] - q[0], p[1] - q[1], p[2] - q[2]);
-    a * a + b * b + c * c
 }
