@@ -42,7 +42,7 @@ SIZES = {
     "4k-large": (3840, 2160, "motorcycle_left.png", "astronaut.png"),
 }
 # labels whose edits are larger (times this) and five, not three
-LARGE = {"4k-large": 2.8}
+LARGE = {"4k-large": 1.6}
 GRAIN_SIGMA = 1.5  # in 8-bit levels
 
 
@@ -83,13 +83,14 @@ def place(rng, W, H, w, h, taken, margin):
 
 def make(label: str, out: Path, rng: np.random.Generator) -> dict:
     W, H, base_name, patch_name = SIZES[label]
-    s = min(W, H) / 512.0 * LARGE.get(label, 1.0)
+    s0 = min(W, H) / 512.0
+    s = s0 * LARGE.get(label, 1.0)
     a = np.asarray(fit(load(base_name), W, H)).astype(np.float64)
     a += rng.normal(0.0, GRAIN_SIGMA, a.shape)
     a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
     b = a.copy()
     taken: list[tuple[int, int, int, int]] = []
-    margin = int(24 * s)
+    margin = int(24 * s0)
     edits = []
 
     # 1. pasted patch from another photo

@@ -73,7 +73,22 @@ impl Residual {
                 .map(|p| rgba_over_to_lab([p[0], p[1], p[2], p[3]], bg))
                 .collect()
         };
-        let (la, lb) = rayon::join(|| lab(a, 255), || lab(b, 255));
+        let la = lab(a, 255);
+        // B's pixels equal to A's (most of them, on most pairs) are not converted
+        // again.
+        let lb: Vec<[f32; 3]> = b
+            .as_raw()
+            .par_chunks_exact(4)
+            .zip(a.as_raw().par_chunks_exact(4))
+            .zip(la.par_iter())
+            .map(|((p, q), l)| {
+                if p == q {
+                    *l
+                } else {
+                    rgba_over_to_lab([p[0], p[1], p[2], p[3]], 255)
+                }
+            })
+            .collect();
         let dark = alpha.then(|| rayon::join(|| lab(a, 0), || lab(b, 0)));
         let mut d = [vec![0f32; n], vec![0f32; n], vec![0f32; n]];
         let mut v = vec![0u8; n];
@@ -172,7 +187,7 @@ fn weights(c: f32) -> (f32, f32) {
 pub(crate) fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
     let (da, db) = (pb[1] - pa[1], pb[2] - pa[2]);
     let (ma, mb) = (0.5 * (pa[1] + pb[1]), 0.5 * (pa[2] + pb[2]));
-    let c = ma.hypot(mb);
+    let c = hypot(ma, mb);
     if c < 1e-3 {
         return [pb[0] - pa[0], da, db];
     }
@@ -183,6 +198,13 @@ pub(crate) fn weighed(pa: [f32; 3], pb: [f32; 3]) -> [f32; 3] {
         (da * ux + db * uy) / sc,
         (db * ux - da * uy) / sh,
     ]
+}
+
+/// `√(x² + y²)` for Lab values (far from overflow: no need for libm's careful,
+/// slow `hypot`).
+#[inline]
+fn hypot(x: f32, y: f32) -> f32 {
+    (x * x + y * y).sqrt()
 }
 
 #[inline]
@@ -208,7 +230,7 @@ fn shared_gradients(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32) -> [Vec<f3
         ] {
             let q = p[ny * w + nx];
             gl = gl.max((q[0] - v[0]).abs());
-            gc = gc.max((q[1] - v[1]).hypot(q[2] - v[2]));
+            gc = gc.max(hypot(q[1] - v[1], q[2] - v[2]));
         }
         (gl, gc)
     };
@@ -220,9 +242,24 @@ fn shared_gradients(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32) -> [Vec<f3
         .enumerate()
         .for_each(|(y, ((r0, r1), r2))| {
             for x in 0..w {
-                let ((la_l, la_c), (lb_l, lb_c)) = (grad(la, x, y), grad(lb, x, y));
-                let (pa, pb) = (la[y * w + x], lb[y * w + x]);
-                let c = (0.5 * (pa[1] + pb[1])).hypot(0.5 * (pa[2] + pb[2]));
+                let (ga, gb);
+                // Where B equals A around the pixel, so do its gradients.
+                let same = |i: usize| la[i] == lb[i];
+                let i = y * w + x;
+                if same(i)
+                    && same(y * w + x.saturating_sub(1))
+                    && same(y * w + (x + 1).min(w - 1))
+                    && same(y.saturating_sub(1) * w + x)
+                    && same((y + 1).min(h - 1) * w + x)
+                {
+                    ga = grad(la, x, y);
+                    gb = ga;
+                } else {
+                    (ga, gb) = (grad(la, x, y), grad(lb, x, y));
+                }
+                let ((la_l, la_c), (lb_l, lb_c)) = (ga, gb);
+                let (pa, pb) = (la[i], lb[i]);
+                let c = hypot(0.5 * (pa[1] + pb[1]), 0.5 * (pa[2] + pb[2]));
                 let (sc, sh) = weights(c);
                 let gc = la_c.max(lb_c);
                 (r0[x], r1[x], r2[x]) = (la_l.min(lb_l), gc / sc, gc / sh);
@@ -235,39 +272,51 @@ fn shared_gradients(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32) -> [Vec<f3
 /// (the image's edge clamps the window; means over the pixels inside).
 pub fn local_means(planes: &[Vec<f32>; 3], w: u32, h: u32, r: usize) -> [Vec<f32>; 3] {
     let (w, h) = (w as usize, h as usize);
-    std::array::from_fn(|c| {
-        let d = &planes[c];
+    let mean = |d: &Vec<f32>| -> Vec<f32> {
         let mut rows = vec![0f32; w * h];
-        for y in 0..h {
-            let row = &d[y * w..(y + 1) * w];
-            let mut acc: f32 = row[..r.min(w)].iter().sum();
-            for x in 0..w {
-                if x + r < w {
-                    acc += row[x + r];
+        rows.par_chunks_mut(w.max(1))
+            .zip(d.par_chunks(w.max(1)))
+            .for_each(|(out, row)| {
+                let mut acc: f32 = row[..r.min(w)].iter().sum();
+                for x in 0..w {
+                    if x + r < w {
+                        acc += row[x + r];
+                    }
+                    if x > r {
+                        acc -= row[x - r - 1];
+                    }
+                    let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
+                    out[x] = acc / n as f32;
                 }
-                if x > r {
-                    acc -= row[x - r - 1];
-                }
-                let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
-                rows[y * w + x] = acc / n as f32;
-            }
-        }
+            });
+        // Down the columns, a row at a time (the running sums of every column side
+        // by side).
         let mut out = vec![0f32; w * h];
-        for x in 0..w {
-            let mut acc: f32 = (0..r.min(h)).map(|y| rows[y * w + x]).sum();
-            for y in 0..h {
-                if y + r < h {
-                    acc += rows[(y + r) * w + x];
-                }
-                if y > r {
-                    acc -= rows[(y - r - 1) * w + x];
-                }
-                let n = (y + r).min(h - 1) + 1 - y.saturating_sub(r);
-                out[y * w + x] = acc / n as f32;
+        let mut acc = vec![0f32; w];
+        for y in 0..r.min(h) {
+            acc.iter_mut()
+                .zip(&rows[y * w..(y + 1) * w])
+                .for_each(|(a, v)| *a += v);
+        }
+        for y in 0..h {
+            if y + r < h {
+                let add = &rows[(y + r) * w..(y + r + 1) * w];
+                acc.iter_mut().zip(add).for_each(|(a, v)| *a += v);
             }
+            if y > r {
+                let sub = &rows[(y - r - 1) * w..(y - r) * w];
+                acc.iter_mut().zip(sub).for_each(|(a, v)| *a -= v);
+            }
+            let n = ((y + r).min(h - 1) + 1 - y.saturating_sub(r)) as f32;
+            out[y * w..(y + 1) * w]
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(o, a)| *o = a / n);
         }
         out
-    })
+    };
+    let mut means: Vec<Vec<f32>> = planes.par_iter().map(mean).collect();
+    std::array::from_fn(|c| std::mem::take(&mut means[c]))
 }
 
 #[cfg(test)]

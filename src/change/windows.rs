@@ -78,6 +78,11 @@ pub struct Integrals {
     g: [Vec<f64>; 3],
     v: [Vec<f64>; 3],
     n: Vec<u32>,
+    /// Per cell of [`CELL`]² pixels (`cols` per row), the largest ΔE94 of the
+    /// residual: no window inside cells under the effect floor can reach it (a
+    /// window's mean is at most its largest pixel), so the test skips them.
+    peak: Vec<f32>,
+    cols: u32,
 }
 
 /// The integral image of `value(i)` over a `w × h` plane (one row and column of
@@ -121,6 +126,15 @@ impl Integrals {
                 n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
             }
         }
+        let cols = r.width.div_ceil(CELL);
+        let mut peak = vec![0f32; cols as usize * r.height.div_ceil(CELL) as usize];
+        for y in 0..h {
+            let row = &mut peak[(y / CELL as usize) * cols as usize..];
+            for x in 0..w {
+                let p = &mut row[x / CELL as usize];
+                *p = p.max(r.delta_e(y * w + x));
+            }
+        }
         Integrals {
             width: r.width,
             height: r.height,
@@ -129,7 +143,38 @@ impl Integrals {
             g,
             v: Default::default(),
             n,
+            peak,
+            cols,
         }
+    }
+
+    /// The integral, over cells laid out as [`Integrals::peak`] (`cols + 1` per
+    /// row, one row and column of zeros first), of the cells whose peak is over
+    /// `level`.
+    fn cells_over(&self, level: f32) -> Vec<u32> {
+        let (cols, rows) = (self.cols as usize, self.height.div_ceil(CELL) as usize);
+        let k = cols + 1;
+        let mut out = vec![0u32; k * (rows + 1)];
+        for y in 0..rows {
+            let mut row = 0u32;
+            for x in 0..cols {
+                row += u32::from(self.peak[y * cols + x] > level);
+                out[(y + 1) * k + x + 1] = out[y * k + x + 1] + row;
+            }
+        }
+        out
+    }
+
+    /// Whether window `s` at `(x, y)` touches a cell of `over` ([`Integrals::cells_over`]).
+    #[inline]
+    fn touches(&self, over: &[u32], x: u32, y: u32, s: Shape) -> bool {
+        let (x0, y0) = ((x / CELL) as usize, (y / CELL) as usize);
+        let (x1, y1) = (
+            ((x + s.w - 1) / CELL) as usize + 1,
+            ((y + s.h - 1) / CELL) as usize + 1,
+        );
+        let k = self.cols as usize + 1;
+        over[y1 * k + x1] + over[y0 * k + x0] != over[y0 * k + x1] + over[y1 * k + x0]
     }
 
     /// The variance planes for `noise` (replacing any earlier ones).
@@ -181,16 +226,20 @@ struct Stat {
     mean: [f64; 3],
 }
 
+/// The tested pixels of a window, when it is a test: windows mostly outside the
+/// tested area are not.
+#[inline]
+fn tested(ii: &Integrals, x: u32, y: u32, s: Shape) -> Option<u32> {
+    let n = ii.count(x, y, s);
+    (2 * u64::from(n) >= u64::from(s.w) * u64::from(s.h) && n > 0).then_some(n)
+}
+
 /// Edge jitter is bounded, not random: an edge moved by up to δ px changes each
 /// pixel by up to δ·g, with the same sign all along the edge, so a window's sum may
 /// be off by up to δ·Σg without any change. Only the excess is tested against the
 /// noise, `√Σσ²`.
 fn stat(ii: &Integrals, noise: &Noise, x: u32, y: u32, s: Shape) -> Option<Stat> {
-    let n = ii.count(x, y, s);
-    // Windows mostly outside the tested area are not tests.
-    if 2 * u64::from(n) < u64::from(s.w) * u64::from(s.h) || n == 0 {
-        return None;
-    }
+    let n = tested(ii, x, y, s)?;
     let mut st = Stat {
         n,
         z: [0.0; 3],
@@ -345,7 +394,8 @@ fn strongest(st: &Stat, kappa: &[[f64; 2]; 3]) -> (f64, f64) {
 }
 
 /// How heavy the tail of a shape's windows is, measured on the windows that touch
-/// no known change (`excluded`: integral of the excluded pixels): Bernstein's bound
+/// no known change (`excluded`: integral of the excluded pixels; `nonzero`: of the cells
+/// where the residual is not zero, [`Integrals::cells_over`]): Bernstein's bound
 /// `2·exp(−z² / (2(1 + h·z / (3√n))))` for a sum of `n` independent pixels, set
 /// equal to the share `q` of windows beyond the measured quantile `z_q`, solved for
 /// the per-pixel heaviness `h` (0: Gaussian). Codec errors are heavy-tailed and
@@ -359,7 +409,7 @@ fn tail_heaviness(
     xs: &[u32],
     ys: &[u32],
     kappa: &[[f64; 2]; 3],
-    excluded: &[u32],
+    (excluded, nonzero): (&[u32], &[u32]),
 ) -> Option<f64> {
     // Only the upper tail is kept (z over 2: a few per cent of null windows).
     let (tail, count): (Vec<(f32, f32)>, usize) = ys
@@ -369,6 +419,11 @@ fn tail_heaviness(
             let mut count = 0;
             for &x in xs {
                 if ii.count_in(excluded, x, y, shape) > 0 {
+                    continue;
+                }
+                // A window whose residual is zero throughout has z = 0.
+                if !ii.touches(nonzero, x, y, shape) {
+                    count += usize::from(tested(ii, x, y, shape).is_some());
                     continue;
                 }
                 let Some(st) = stat(ii, noise, x, y, shape) else {
@@ -438,6 +493,10 @@ pub fn test(
     let stride = w as usize + 1;
     let mut diff = vec![0i32; stride * (h as usize + 1)];
     let floor2 = f64::from(floor) * f64::from(floor);
+    // Cells where a window's mean could reach the floor, and where the residual is
+    // not zero (`tail_heaviness`).
+    let hot = ii.cells_over(0.999 * floor);
+    let nonzero = exclude.map(|_| ii.cells_over(0.0));
     let excluded = exclude.map(|e| {
         let (wu, hu) = (w as usize, h as usize);
         let mut n = vec![0u32; stride * (hu + 1)];
@@ -480,20 +539,23 @@ pub fn test(
         }
         last[aspect] = kappa;
         // The tail of this shape's windows away from the known changes.
-        let heavy = match &excluded {
-            Some(ex) => {
-                let measured = tail_heaviness(ii, noise, *shape, xs, ys, &kappa, ex);
+        let heavy = match (&excluded, &nonzero) {
+            (Some(ex), Some(nz)) => {
+                let measured = tail_heaviness(ii, noise, *shape, xs, ys, &kappa, (ex, nz));
                 let h = measured.unwrap_or(0.0).max(last_heavy[aspect]);
                 last_heavy[aspect] = h;
                 h
             }
-            None => 0.0,
+            _ => 0.0,
         };
         let hits: Vec<Vec<(u32, f32)>> = ys
             .par_iter()
             .map(|&y| {
                 let mut row = Vec::new();
                 for &x in xs {
+                    if !ii.touches(&hot, x, y, *shape) {
+                        continue;
+                    }
                     let Some(st) = stat(ii, noise, x, y, *shape) else {
                         continue;
                     };
@@ -582,5 +644,30 @@ mod tests {
         let (xs, ys) = Shape { w: 4, h: 4 }.positions(10, 7);
         assert_eq!(xs, vec![0, 2, 4, 6]);
         assert_eq!(ys, vec![0, 2, 3]);
+    }
+
+    #[test]
+    fn windows_away_from_any_large_difference_are_skipped_and_no_others() {
+        // 40×24, one pixel of B changed by about ΔE 20 at (21, 9): cell (2, 1).
+        let a = image::RgbaImage::from_pixel(40, 24, image::Rgba([128, 128, 128, 255]));
+        let mut b = a.clone();
+        b.put_pixel(21, 9, image::Rgba([180, 128, 128, 255]));
+        let r = Residual::new(&a, &b, false, None, |_, _| true);
+        let ii = Integrals::new(&r);
+        let hot = ii.cells_over(10.0);
+        let one = Shape { w: 1, h: 1 };
+        assert!(ii.touches(&hot, 21, 9, one));
+        // Same cell, other pixel: a bound by cells, not by pixels.
+        assert!(ii.touches(&hot, 16, 8, one));
+        assert!(!ii.touches(&hot, 15, 9, one));
+        assert!(!ii.touches(&hot, 21, 16, one));
+        // Windows reaching into the cell from any side touch it.
+        assert!(!ii.touches(&hot, 0, 0, Shape { w: 24, h: 8 }));
+        assert!(ii.touches(&hot, 0, 0, Shape { w: 17, h: 9 }));
+        assert!(ii.touches(&hot, 23, 15, Shape { w: 2, h: 2 }));
+        assert!(!ii.touches(&hot, 24, 0, Shape { w: 16, h: 24 }));
+        // Over a level above the change, nothing is touched.
+        let none = ii.cells_over(100.0);
+        assert!(!ii.touches(&none, 0, 0, Shape { w: 40, h: 24 }));
     }
 }
