@@ -88,16 +88,25 @@ pub struct Integrals {
 /// The integral image of `value(i)` over a `w × h` plane (one row and column of
 /// zeros first).
 fn integral(w: usize, h: usize, value: impl Fn(usize) -> f64) -> Vec<f64> {
+    let mut out = vec![0f64; (w + 1) * (h + 1)];
+    integral_into(&mut out, w, h, value);
+    out
+}
+
+/// [`integral`] into `out`, reusing its memory (a fresh plane of that size costs
+/// more in page faults than the sums themselves).
+fn integral_into(out: &mut Vec<f64>, w: usize, h: usize, value: impl Fn(usize) -> f64) {
     let stride = w + 1;
-    let mut out = vec![0f64; stride * (h + 1)];
+    out.resize(stride * (h + 1), 0.0);
+    out[..stride].fill(0.0);
     for y in 0..h {
+        out[(y + 1) * stride] = 0.0;
         let mut row = 0f64;
         for x in 0..w {
             row += value(y * w + x);
             out[(y + 1) * stride + x + 1] = out[y * stride + x + 1] + row;
         }
     }
-    out
 }
 
 impl Integrals {
@@ -180,16 +189,11 @@ impl Integrals {
     /// The variance planes for `noise` (replacing any earlier ones).
     pub fn with_noise(&mut self, r: &Residual, noise: &Noise) {
         let (w, h) = (r.width as usize, r.height as usize);
-        let planes: Vec<Vec<f64>> = (0..3)
-            .into_par_iter()
-            .map(|c| {
-                integral(w, h, |i| {
-                    f64::from(noise.variance(c, r.activity[c][i])) * f64::from(r.valid[i])
-                })
+        self.v.par_iter_mut().enumerate().for_each(|(c, plane)| {
+            integral_into(plane, w, h, |i| {
+                f64::from(noise.variance(c, r.activity[c][i])) * f64::from(r.valid[i])
             })
-            .collect();
-        let mut it = planes.into_iter();
-        self.v = std::array::from_fn(|_| it.next().unwrap());
+        });
     }
 
     #[inline]
