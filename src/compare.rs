@@ -4,7 +4,6 @@
 use crate::align::{align, Alignment};
 use crate::cancel::Cancel;
 use crate::change;
-use crate::color::rgba_over_to_lab;
 use crate::deep::{Backbone, DeepMap};
 use crate::error::{Error, Result};
 use crate::load::Image;
@@ -471,7 +470,7 @@ fn run<'a>(
                 // whose own colour difference reaches the pixel threshold (kept
                 // where none does: a change seen only in structure).
                 let mut b = to_box(r);
-                if let Some(tight) = changed_bounds(&ia, &ib, alpha, r.rect(), pixel_t) {
+                if let Some(tight) = pixel::raw_bounds(&ia, &ib, alpha, r.rect(), pixel_t) {
                     (b.x, b.y, b.w, b.h) = (tight.x, tight.y, tight.w, tight.h);
                     b.changed_pixels = count_marked(&fields, &b);
                 }
@@ -964,41 +963,6 @@ fn refine_deep(fields: &Fields, rect: Rect, min_area: u32) -> Option<ChangeBox> 
 
 fn overlaps(a: &ChangeBox, b: &ChangeBox) -> bool {
     a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
-}
-
-/// The bounds of the pixels inside `r` whose own (unblurred, unshifted) colour
-/// difference, over white (and over black with `alpha`), reaches `threshold`.
-fn changed_bounds(
-    a: &RgbaImage,
-    b: &RgbaImage,
-    alpha: bool,
-    r: Rect,
-    threshold: f32,
-) -> Option<Rect> {
-    let backgrounds: &[u8] = if alpha { &[255, 0] } else { &[255] };
-    let t2 = threshold * threshold;
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for y in r.y..r.bottom().min(a.height()) {
-        for x in r.x..r.right().min(a.width()) {
-            let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
-            if pa == pb {
-                continue;
-            }
-            let changed = backgrounds.iter().any(|&bg| {
-                let (la, lb) = (rgba_over_to_lab(pa, bg), rgba_over_to_lab(pb, bg));
-                (0..3).map(|c| (la[c] - lb[c]).powi(2)).sum::<f32>() >= t2
-            });
-            if changed {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            }
-        }
-    }
-    (x0 != u32::MAX).then(|| Rect {
-        x: x0,
-        y: y0,
-        w: x1 - x0 + 1,
-        h: y1 - y0 + 1,
-    })
 }
 
 /// The SSIM method's regions: the pixels where the structural map reaches its

@@ -270,7 +270,8 @@ pub fn detect(
             ask.floor
         }
     };
-    let mut ii = windows::Integrals::new(&r);
+    let delta_e: Vec<f32> = (0..r.valid.len()).map(|i| r.delta_e(i)).collect();
+    let mut ii = windows::Integrals::new(&r, &delta_e);
     cancel.bail("noise");
     // The first estimate leaves out what changed coherently and visibly (see
     // [`coherent`]): a change covering more than a few per cent of the pixels would
@@ -297,7 +298,6 @@ pub fn detect(
     drop(ii);
     cancel.bail("boxes");
     let n = r.valid.len();
-    let delta_e: Vec<f32> = (0..n).map(|i| r.delta_e(i)).collect();
     let mark_floor = model.mark_fraction * ask.floor;
     // A pixel of a significant window is part of the change when the part of its own
     // difference that jitter cannot explain, or that of the mean difference of the

@@ -26,7 +26,7 @@ pub struct Residual {
     pub hidden: Vec<u8>,
     /// Per channel, the local activity: the mean of `g` over the 5×5 pixels around
     /// (compression error spreads over a textured block, not only its edges); for
-    /// chroma, the larger of that and the 13×13 mean ([`CHROMA_ACTIVITY_RADIUS`]).
+    /// chroma, the larger of that and the 17×17 mean ([`CHROMA_ACTIVITY_RADIUS`]).
     pub activity: [Vec<f32>; 3],
 }
 
@@ -55,15 +55,17 @@ impl Clipping {
 /// Half the side of the neighbourhood over which [`Residual::activity`] is averaged.
 pub const ACTIVITY_RADIUS: usize = 2;
 
-/// For chroma, the activity is also averaged over a wider neighbourhood (13×13) and
-/// the larger kept: codecs store chroma at half resolution and ring across the whole
-/// block, so a flat area a few pixels from a saturated edge carries its chroma
-/// error (a JPEG q85 screenshot: purple fringes under a blue icon on navy, ΔE 5).
-/// Measured on the UI set (`-m pixel --model none`): radius 2 only, 17 boxes on 12 of
-/// 72 change-free pairs, F1 0.811; radius 4, 11 on 8, 0.819; 6, 10 on 8, 0.825; 8,
-/// 11 on 8, 0.825; 12, 17 on 12, 0.816. Faint, generated and real pairs unchanged
-/// (radius 12 lost a faint tint); spot-the-difference F1 0.806 → 0.818.
-pub const CHROMA_ACTIVITY_RADIUS: usize = 6;
+/// For chroma, the activity is also averaged over a wider neighbourhood (17×17) and
+/// the larger kept. Lossy codecs (JPEG and WebP with 4:2:0 chroma) code chroma at
+/// half resolution in 8×8 blocks, 16×16 image pixels, and ring across the whole
+/// block: a flat pixel up to half a block (8 px) from a saturated edge carries that
+/// edge's chroma error (a JPEG q85 screenshot: purple fringes under a blue icon on
+/// navy, ΔE 5, were boxed). The radius is that geometry's, not a fit; the UI set
+/// (`-m pixel --model none`) was measured around it: radius 2 only, 17 boxes on 12
+/// of 72 change-free pairs, F1 0.811; 4: 11 on 8, 0.819; 6: 10 on 8, 0.825; 8: 11 on
+/// 8, 0.825; 12: 17 on 12, 0.816 (and a faint tint lost). Faint, generated and real
+/// pairs unchanged at 4-8; spot-the-difference F1 0.806 → 0.818.
+pub const CHROMA_ACTIVITY_RADIUS: usize = 8;
 
 impl Residual {
     /// `valid(x, y)` says which pixels are tested. With `alpha`, A and B are also
@@ -150,13 +152,13 @@ impl Residual {
         }
         let g = shared_gradients(&la, &lb, w, h);
         let mut activity = local_means(&g, w, h, ACTIVITY_RADIUS);
-        let wide = local_means(&g, w, h, CHROMA_ACTIVITY_RADIUS);
-        for c in 1..3 {
-            for (a, v) in activity[c].iter_mut().zip(&wide[c]) {
-                *a = a.max(*v);
-            }
-        }
-        drop(wide);
+        activity[1..]
+            .par_iter_mut()
+            .zip(&g[1..])
+            .for_each(|(a, g)| {
+                let wide = local_mean(g, w, h, CHROMA_ACTIVITY_RADIUS);
+                a.iter_mut().zip(&wide).for_each(|(a, v)| *a = a.max(*v));
+            });
         Residual {
             width: w,
             height: h,
@@ -289,52 +291,54 @@ fn shared_gradients(la: &[[f32; 3]], lb: &[[f32; 3]], w: u32, h: u32) -> [Vec<f3
 /// Per channel, the mean of `planes` over the `(2r+1)²` pixels around each pixel
 /// (the image's edge clamps the window; means over the pixels inside).
 pub fn local_means(planes: &[Vec<f32>; 3], w: u32, h: u32, r: usize) -> [Vec<f32>; 3] {
-    let (w, h) = (w as usize, h as usize);
-    let mean = |d: &Vec<f32>| -> Vec<f32> {
-        let mut rows = vec![0f32; w * h];
-        rows.par_chunks_mut(w.max(1))
-            .zip(d.par_chunks(w.max(1)))
-            .for_each(|(out, row)| {
-                let mut acc: f32 = row[..r.min(w)].iter().sum();
-                for x in 0..w {
-                    if x + r < w {
-                        acc += row[x + r];
-                    }
-                    if x > r {
-                        acc -= row[x - r - 1];
-                    }
-                    let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
-                    out[x] = acc / n as f32;
-                }
-            });
-        // Down the columns, a row at a time (the running sums of every column side
-        // by side).
-        let mut out = vec![0f32; w * h];
-        let mut acc = vec![0f32; w];
-        for y in 0..r.min(h) {
-            acc.iter_mut()
-                .zip(&rows[y * w..(y + 1) * w])
-                .for_each(|(a, v)| *a += v);
-        }
-        for y in 0..h {
-            if y + r < h {
-                let add = &rows[(y + r) * w..(y + r + 1) * w];
-                acc.iter_mut().zip(add).for_each(|(a, v)| *a += v);
-            }
-            if y > r {
-                let sub = &rows[(y - r - 1) * w..(y - r) * w];
-                acc.iter_mut().zip(sub).for_each(|(a, v)| *a -= v);
-            }
-            let n = ((y + r).min(h - 1) + 1 - y.saturating_sub(r)) as f32;
-            out[y * w..(y + 1) * w]
-                .iter_mut()
-                .zip(&acc)
-                .for_each(|(o, a)| *o = a / n);
-        }
-        out
-    };
-    let mut means: Vec<Vec<f32>> = planes.par_iter().map(mean).collect();
+    let mut means: Vec<Vec<f32>> = planes.par_iter().map(|p| local_mean(p, w, h, r)).collect();
     std::array::from_fn(|c| std::mem::take(&mut means[c]))
+}
+
+/// [`local_means`] of one plane.
+pub fn local_mean(d: &[f32], w: u32, h: u32, r: usize) -> Vec<f32> {
+    let (w, h) = (w as usize, h as usize);
+    let mut rows = vec![0f32; w * h];
+    rows.par_chunks_mut(w.max(1))
+        .zip(d.par_chunks(w.max(1)))
+        .for_each(|(out, row)| {
+            let mut acc: f32 = row[..r.min(w)].iter().sum();
+            for x in 0..w {
+                if x + r < w {
+                    acc += row[x + r];
+                }
+                if x > r {
+                    acc -= row[x - r - 1];
+                }
+                let n = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
+                out[x] = acc / n as f32;
+            }
+        });
+    // Down the columns, a row at a time (the running sums of every column side
+    // by side).
+    let mut out = vec![0f32; w * h];
+    let mut acc = vec![0f32; w];
+    for y in 0..r.min(h) {
+        acc.iter_mut()
+            .zip(&rows[y * w..(y + 1) * w])
+            .for_each(|(a, v)| *a += v);
+    }
+    for y in 0..h {
+        if y + r < h {
+            let add = &rows[(y + r) * w..(y + r + 1) * w];
+            acc.iter_mut().zip(add).for_each(|(a, v)| *a += v);
+        }
+        if y > r {
+            let sub = &rows[(y - r - 1) * w..(y - r) * w];
+            acc.iter_mut().zip(sub).for_each(|(a, v)| *a -= v);
+        }
+        let n = ((y + r).min(h - 1) + 1 - y.saturating_sub(r)) as f32;
+        out[y * w..(y + 1) * w]
+            .iter_mut()
+            .zip(&acc)
+            .for_each(|(o, a)| *o = a / n);
+    }
+    out
 }
 
 #[cfg(test)]

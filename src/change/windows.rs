@@ -109,8 +109,24 @@ fn integral_into(out: &mut Vec<f64>, w: usize, h: usize, value: impl Fn(usize) -
     }
 }
 
+/// The integral image of a count: how many of the `w × h` cells (row-major) before
+/// and above each position `hit`, laid out as [`integral`].
+fn counts(w: usize, h: usize, hit: impl Fn(usize) -> bool) -> Vec<u32> {
+    let stride = w + 1;
+    let mut out = vec![0u32; stride * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u32;
+        for x in 0..w {
+            row += u32::from(hit(y * w + x));
+            out[(y + 1) * stride + x + 1] = out[y * stride + x + 1] + row;
+        }
+    }
+    out
+}
+
 impl Integrals {
-    pub fn new(r: &Residual) -> Integrals {
+    /// `delta_e`: the residual's ΔE94 per pixel ([`Residual::delta_e`]).
+    pub fn new(r: &Residual, delta_e: &[f32]) -> Integrals {
         let (w, h) = (r.width as usize, r.height as usize);
         let stride = w + 1;
         let planes: Vec<Vec<f64>> = (0..6)
@@ -127,21 +143,14 @@ impl Integrals {
         let mut it = planes.into_iter();
         let d = std::array::from_fn(|_| it.next().unwrap());
         let g = std::array::from_fn(|_| it.next().unwrap());
-        let mut n = vec![0u32; stride * (h + 1)];
-        for y in 0..h {
-            let mut row = 0u32;
-            for x in 0..w {
-                row += u32::from(r.valid[y * w + x]);
-                n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
-            }
-        }
+        let n = counts(w, h, |i| r.valid[i] == 1);
         let cols = r.width.div_ceil(CELL);
         let mut peak = vec![0f32; cols as usize * r.height.div_ceil(CELL) as usize];
         for y in 0..h {
             let row = &mut peak[(y / CELL as usize) * cols as usize..];
             for x in 0..w {
                 let p = &mut row[x / CELL as usize];
-                *p = p.max(r.delta_e(y * w + x));
+                *p = p.max(delta_e[y * w + x]);
             }
         }
         Integrals {
@@ -162,16 +171,7 @@ impl Integrals {
     /// `level`.
     fn cells_over(&self, level: f32) -> Vec<u32> {
         let (cols, rows) = (self.cols as usize, self.height.div_ceil(CELL) as usize);
-        let k = cols + 1;
-        let mut out = vec![0u32; k * (rows + 1)];
-        for y in 0..rows {
-            let mut row = 0u32;
-            for x in 0..cols {
-                row += u32::from(self.peak[y * cols + x] > level);
-                out[(y + 1) * k + x + 1] = out[y * k + x + 1] + row;
-            }
-        }
-        out
+        counts(cols, rows, |i| self.peak[i] > level)
     }
 
     /// Whether window `s` at `(x, y)` touches a cell of `over` ([`Integrals::cells_over`]).
@@ -501,18 +501,7 @@ pub fn test(
     // not zero (`tail_heaviness`).
     let hot = ii.cells_over(0.999 * floor);
     let nonzero = exclude.map(|_| ii.cells_over(0.0));
-    let excluded = exclude.map(|e| {
-        let (wu, hu) = (w as usize, h as usize);
-        let mut n = vec![0u32; stride * (hu + 1)];
-        for y in 0..hu {
-            let mut row = 0u32;
-            for x in 0..wu {
-                row += u32::from(e[y * wu + x]);
-                n[(y + 1) * stride + x + 1] = n[y * stride + x + 1] + row;
-            }
-        }
-        n
-    });
+    let excluded = exclude.map(|e| counts(w as usize, h as usize, |i| e[i] != 0));
     let mut last_heavy = [0f64; 3];
     // The inflation last measured per aspect (square, wide, tall), channel and group;
     // it never decreases with the window's size (correlated noise adds up).
@@ -657,7 +646,8 @@ mod tests {
         let mut b = a.clone();
         b.put_pixel(21, 9, image::Rgba([180, 128, 128, 255]));
         let r = Residual::new(&a, &b, false, None, |_, _| true);
-        let ii = Integrals::new(&r);
+        let de: Vec<f32> = (0..r.valid.len()).map(|i| r.delta_e(i)).collect();
+        let ii = Integrals::new(&r, &de);
         let hot = ii.cells_over(10.0);
         let one = Shape { w: 1, h: 1 };
         assert!(ii.touches(&hot, 21, 9, one));

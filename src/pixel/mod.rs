@@ -44,6 +44,46 @@ fn backgrounds(alpha: bool) -> &'static [u8] {
     }
 }
 
+/// Squared CIE76 distance of two Lab colours.
+#[inline]
+fn d2(p: [f32; 3], q: [f32; 3]) -> f32 {
+    let (a, b, c) = (p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+    a * a + b * b + c * c
+}
+
+/// The bounds of the pixels inside `r` whose own (unblurred, unshifted) colour
+/// difference reaches `threshold` over one of the [`backgrounds`]: a box found on a
+/// blurred or windowed map, shrunk onto the pixels that really changed. `None`
+/// when no pixel does.
+pub fn raw_bounds(
+    a: &RgbaImage,
+    b: &RgbaImage,
+    alpha: bool,
+    r: crate::options::Rect,
+    threshold: f32,
+) -> Option<crate::options::Rect> {
+    let t2 = threshold * threshold;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for y in r.y..r.bottom().min(a.height()) {
+        for x in r.x..r.right().min(a.width()) {
+            let (pa, pb) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
+            let changed = pa != pb
+                && backgrounds(alpha)
+                    .iter()
+                    .any(|&bg| d2(rgba_over_to_lab(pa, bg), rgba_over_to_lab(pb, bg)) >= t2);
+            if changed {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    (x0 != u32::MAX).then(|| crate::options::Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0 + 1,
+        h: y1 - y0 + 1,
+    })
+}
+
 /// Blurred L, a, b planes of a region, row-major.
 type Lab3 = [Vec<f32>; 3];
 

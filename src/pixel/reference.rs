@@ -2,7 +2,7 @@
 //! shift searched for every pixel. The fast map must agree with it.
 //! Compiled for tests only.
 
-use super::{backgrounds, BLUR_SIGMA, PATCH, SHIFT};
+use super::{backgrounds, d2, BLUR_SIGMA, PATCH, SHIFT};
 use crate::color::rgba_over_to_lab;
 use crate::map::{gaussian_kernel, Map, TileRect, Tiles};
 use image::RgbaImage;
@@ -198,10 +198,4 @@ fn tile_map(
         }
     }
     worst.iter().map(|d| d.sqrt()).collect()
-}
-
-#[inline]
-fn d2(p: [f32; 3], q: [f32; 3]) -> f32 {
-    let (a, b, c) = (p[0] - q[0], p[1] - q[1], p[2] - q[2]);
-    a * a + b * b + c * c
 }
